@@ -1,0 +1,79 @@
+// HttpContext: one request being answered, with helpers for JSON replies,
+// raw bytes, and NDJSON/SSE streams. Handlers throw ApiError for a clean
+// error reply; the server turns it into {"error": {"code", "message"}}.
+//
+// Thread-safety: single-threaded, on the daemon's io_context.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::api {
+
+namespace http = boost::beast::http;
+
+struct ApiError : std::runtime_error {
+  ApiError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status(status), code(std::move(code)) {}
+  int status;
+  std::string code;
+};
+
+ApiError not_found(const std::string& what);
+ApiError bad_request(const std::string& what);
+
+enum class StreamMode { kNone, kNdjson, kSse };
+
+class HttpContext {
+ public:
+  HttpContext(boost::beast::tcp_stream& stream, http::request<http::string_body>& req);
+
+  const http::request<http::string_body>& request() const { return req_; }
+  http::verb method() const { return req_.method(); }
+  const std::vector<std::string>& segments() const { return segments_; }
+  // Query parameter, percent-decoded; "" when absent.
+  std::string query(const std::string& key) const;
+  bool has_query(const std::string& key) const { return query_.count(key) > 0; }
+  StreamMode stream_mode() const { return stream_mode_; }
+  bool keep_alive() const { return keep_alive_; }
+  bool responded() const { return responded_; }
+
+  // The body parsed as a JSON object ({} when empty); 400 otherwise.
+  nlohmann::json json_body() const;
+
+  boost::asio::awaitable<void> send_json(int status, const nlohmann::json& body);
+  boost::asio::awaitable<void> send_bytes(int status, const std::string& content_type,
+                                          std::string body);
+  boost::asio::awaitable<void> send_empty(int status);
+  boost::asio::awaitable<void> send_error(const ApiError& e);
+
+  // Streams: header first (chunked), then one event per chunk.
+  boost::asio::awaitable<void> begin_stream();
+  boost::asio::awaitable<bool> stream_event(const nlohmann::json& event);
+  boost::asio::awaitable<void> end_stream();
+
+  // Calls on_gone once if the client closes its connection while a
+  // response is pending (the socket turns readable with EOF).
+  void watch_disconnect(std::function<void()> on_gone);
+  void stop_watching();
+
+ private:
+  boost::beast::tcp_stream& stream_;
+  http::request<http::string_body>& req_;
+  std::vector<std::string> segments_;
+  std::map<std::string, std::string> query_;
+  StreamMode stream_mode_ = StreamMode::kNone;
+  bool keep_alive_ = true;
+  bool responded_ = false;
+  bool stream_failed_ = false;
+  std::shared_ptr<bool> watching_;
+};
+
+}  // namespace kiln::api

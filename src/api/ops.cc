@@ -1,0 +1,36 @@
+// /healthz and /metrics.
+#include "api/routes.h"
+
+namespace kiln::api {
+
+using boost::asio::awaitable;
+
+awaitable<void> handle_ops(HttpContext& ctx, Manager& m) {
+  if (ctx.method() != http::verb::get) throw ApiError(405, "bad_request", "method not allowed");
+  if (ctx.segments()[0] == "healthz") {
+    nlohmann::json lit1_ = {{"status", "ok"}, {"version", KILN_VERSION}};
+    co_return co_await ctx.send_json(200, lit1_);
+  }
+  auto& s = m.stats();
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, double v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
+  };
+  metric("kiln_sandboxes_live", "gauge", "Sandboxes handed out and running.",
+         static_cast<double>(m.live()));
+  metric("kiln_pool_ready", "gauge", "Warm sandboxes ready in the pool.",
+         static_cast<double>(m.pool_ready()));
+  metric("kiln_sandboxes_created_total", "counter", "Sandboxes created.",
+         static_cast<double>(s.created));
+  metric("kiln_sandboxes_destroyed_total", "counter", "Sandboxes ended (incl. pool).",
+         static_cast<double>(s.destroyed));
+  metric("kiln_sandboxes_expired_total", "counter", "Sandboxes ended by their TTL.",
+         static_cast<double>(s.expired));
+  metric("kiln_pool_hits_total", "counter", "Creates served from the warm pool.",
+         static_cast<double>(s.pool_hits));
+  metric("kiln_executions_total", "counter", "Code executions.", static_cast<double>(s.executions));
+  co_return co_await ctx.send_bytes(200, "text/plain; version=0.0.4", out);
+}
+
+}  // namespace kiln::api

@@ -1,0 +1,69 @@
+#include "api/routes.h"
+
+#include <cerrno>
+
+namespace kiln::api {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+ApiError api_error_from(const Status& s) {
+  switch (s.error_number()) {
+    case ENOENT:
+      return ApiError(404, "not_found", s.message());
+    case EINVAL:
+      return ApiError(400, "bad_request", s.message());
+    case EAGAIN:
+      return ApiError(429, "rate_limited", s.message());
+    case EBUSY:
+      return ApiError(409, "conflict", s.message());
+    default:
+      return ApiError(500, "internal", s.message());
+  }
+}
+
+std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const std::string& id) {
+  auto s = m.find(id);
+  if (!s) throw not_found("sandbox " + id + " not found");
+  return s;
+}
+
+awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q) {
+  auto f = co_await q->pop();
+  if (!f) throw ApiError(503, "unavailable", "the sandbox ended while handling the request");
+  if (!f->msg.value("ok", false)) {
+    const std::string code = f->msg.value("code", "internal");
+    const std::string message = f->msg.value("message", "request failed");
+    int status = 500;
+    if (code == "not_found")
+      status = 404;
+    else if (code == "bad_request")
+      status = 400;
+    else if (code == "too_large")
+      status = 413;
+    else if (code == "conflict")
+      status = 409;
+    else if (code == "insufficient_storage")
+      status = 507;
+    throw ApiError(status, code, message);
+  }
+  co_return std::move(*f);
+}
+
+awaitable<void> dispatch(HttpContext& ctx, Manager& m) {
+  const auto& seg = ctx.segments();
+  if (seg.empty()) throw not_found("no route for /");
+  if (seg[0] == "healthz" || seg[0] == "metrics") co_return co_await handle_ops(ctx, m);
+  if (seg[0] != "v1" || seg.size() < 2) throw not_found("no such route");
+  if (seg[1] != "sandboxes") throw not_found("no such route: /" + seg[0] + "/" + seg[1]);
+  if (seg.size() <= 3 || seg[3] == "timeout") co_return co_await handle_sandboxes(ctx, m);
+  auto sbx = require_sandbox(m, seg[2]);
+  const std::string& what = seg[3];
+  if (what == "contexts") co_return co_await handle_contexts(ctx, m, sbx);
+  if (what == "execute") co_return co_await handle_execute(ctx, m, sbx);
+  if (what == "commands") co_return co_await handle_commands(ctx, m, sbx);
+  if (what == "files") co_return co_await handle_files(ctx, m, sbx);
+  throw not_found("no such route: " + what);
+}
+
+}  // namespace kiln::api

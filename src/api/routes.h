@@ -1,0 +1,36 @@
+// Route handlers, one file per resource. Each throws ApiError for a clean
+// error reply.
+//
+// Thread-safety: single-threaded, on the daemon's io_context.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/http_context.h"
+#include "sandbox/manager.h"
+
+namespace kiln::api {
+
+using Manager = sandbox::SandboxManager;
+
+boost::asio::awaitable<void> dispatch(HttpContext& ctx, Manager& m);
+
+boost::asio::awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m);
+boost::asio::awaitable<void> handle_contexts(HttpContext& ctx, Manager& m,
+                                             std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
+                                            std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
+                                             std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_files(HttpContext& ctx, Manager& m,
+                                          std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_ops(HttpContext& ctx, Manager& m);
+
+// Shared helpers.
+std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const std::string& id);
+// Maps a Status from the manager to an ApiError by its errno class.
+ApiError api_error_from(const Status& s);
+// Awaits a single reply frame; throws the mapped ApiError on failure.
+boost::asio::awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q);
+
+}  // namespace kiln::api

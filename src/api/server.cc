@@ -1,0 +1,146 @@
+#include "api/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/routes.h"
+
+namespace kiln::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+Server::Server(asio::io_context& io, sandbox::SandboxManager& manager)
+    : io_(io), manager_(manager), acceptor_(io) {}
+
+Status Server::listen(const std::string& host, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return Status::error("bad listen address " + host + ": " + ec.message());
+  tcp::endpoint ep(addr, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status::error("listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  return Status::ok();
+}
+
+void Server::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
+
+void Server::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+awaitable<void> Server::accept_loop() {
+  while (acceptor_.is_open()) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (!acceptor_.is_open()) break;
+      continue;
+    }
+    sock.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(io_, session(std::move(sock)), asio::detached);
+  }
+}
+
+namespace {
+
+// Largest body a route accepts: file uploads may carry a whole file, the
+// rest are JSON.
+std::uint64_t body_limit_for(const http::request_parser<http::string_body>& p, const Config& c) {
+  std::string target(p.get().target());
+  if (p.get().method() == http::verb::put && target.find("/files/content") != std::string::npos) {
+    return c.file_cap_bytes;
+  }
+  return c.max_json_body_bytes;
+}
+
+}  // namespace
+
+awaitable<void> Server::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  const Config& config = manager_.config();
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    boost::system::error_code ec;
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    const std::uint64_t limit = body_limit_for(parser, config);
+    parser.body_limit(limit);
+    // Answer 413 before reading a body we would refuse anyway.
+    if (parser.content_length() && *parser.content_length() > limit) {
+      http::request<http::string_body> req = parser.release();
+      req.keep_alive(false);
+      HttpContext ctx(stream, req);
+      co_await ctx.send_error(
+          ApiError(413, "too_large",
+                   "request body of " + std::to_string(*parser.content_length()) +
+                       " bytes is over the " + std::to_string(limit) + "-byte limit"));
+      break;
+    }
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec == http::error::body_limit) {
+      http::request<http::string_body> req = parser.release();
+      req.keep_alive(false);
+      HttpContext ctx(stream, req);
+      co_await ctx.send_error(ApiError(
+          413, "too_large", "request body is over the " + std::to_string(limit) + "-byte limit"));
+      break;
+    }
+    if (ec) break;
+    http::request<http::string_body> req = parser.release();
+    const auto started = std::chrono::steady_clock::now();
+    HttpContext* ctxp = nullptr;
+    std::optional<ApiError> failure;
+    std::optional<HttpContext> ctx;
+    try {
+      ctx.emplace(stream, req);
+      ctxp = &*ctx;
+      co_await dispatch(*ctx, manager_);
+    } catch (const ApiError& e) {
+      failure = e;
+    } catch (const nlohmann::json::exception& e) {
+      failure = bad_request(std::string("bad JSON field: ") + e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("event=handler_exception target=\"{}\" error=\"{}\"", std::string(req.target()),
+                    e.what());
+      failure = ApiError(500, "internal", std::string("internal error: ") + e.what());
+    }
+    if (failure) {
+      if (!ctxp) {
+        req.keep_alive(false);
+        ctx.emplace(stream, req);
+        ctxp = &*ctx;
+      }
+      if (!ctxp->responded()) co_await ctxp->send_error(*failure);
+    }
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
+    spdlog::debug("event=request method={} target=\"{}\" ms={:.2f}",
+                  std::string(req.method_string()), std::string(req.target()), ms);
+    if (!ctxp->keep_alive()) break;
+  }
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace kiln::api

@@ -1,0 +1,39 @@
+#include "common/sandbox_path.h"
+
+#include <vector>
+
+namespace kiln {
+
+Result<std::string> normalize_sandbox_path(std::string_view path, std::string_view home) {
+  if (path.find('\0') != std::string_view::npos) return Status::error("path contains a NUL byte");
+  if (path.size() > kMaxSandboxPath) return Status::error("path is too long");
+  std::string full;
+  if (path.empty() || path.front() != '/') {
+    full.assign(home);
+    full += '/';
+  }
+  full.append(path);
+  std::vector<std::string_view> parts;
+  std::string_view rest(full);
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    std::string_view part = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    if (part.size() > 255) return Status::error("path component is too long");
+    parts.push_back(part);
+  }
+  std::string out;
+  for (auto p : parts) {
+    out += '/';
+    out += p;
+  }
+  if (out.empty()) out = "/";
+  return out;
+}
+
+}  // namespace kiln

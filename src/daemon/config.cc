@@ -1,0 +1,127 @@
+#include "daemon/config.h"
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <sstream>
+
+namespace kiln {
+namespace {
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<Config> parse_config(int argc, const char* const* argv) {
+  Config c;
+  CLI::App app{"kilnd: the Kiln sandbox daemon"};
+  app.set_config("--config", "", "Read settings from this INI/TOML file");
+  app.set_version_flag("--version", KILN_VERSION);
+  app.add_option("--listen", c.listen, "HOST:PORT to listen on (loopback only)")
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "Folder for the daemon's state")->capture_default_str();
+  app.add_option("--pool-size", c.pool_size, "Warm sandboxes kept ready")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  app.add_option("--max-sandboxes", c.max_sandboxes, "Live sandboxes at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--uid-base", c.uid_base, "First host uid/gid of the sandbox slots")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 2000000000));
+  app.add_option("--memory-mb", c.default_limits.memory_mb, "Default memory limit")
+      ->capture_default_str();
+  app.add_option("--cpus", c.default_limits.cpus, "Default CPU limit (cores)")
+      ->capture_default_str();
+  app.add_option("--pids", c.default_limits.pids, "Default process limit")->capture_default_str();
+  app.add_option("--disk-mb", c.default_limits.disk_mb, "Default size of /home/user")
+      ->capture_default_str();
+  app.add_option("--exec-timeout-s", c.default_limits.exec_timeout_s, "Default execution timeout")
+      ->capture_default_str();
+  app.add_option("--max-memory-mb", c.max_limits.memory_mb,
+                 "Largest memory limit a request may ask")
+      ->capture_default_str();
+  app.add_option("--max-cpus", c.max_limits.cpus, "Largest CPU limit a request may ask")
+      ->capture_default_str();
+  app.add_option("--max-pids", c.max_limits.pids, "Largest pids limit a request may ask")
+      ->capture_default_str();
+  app.add_option("--max-disk-mb", c.max_limits.disk_mb, "Largest disk a request may ask")
+      ->capture_default_str();
+  app.add_option("--max-exec-timeout-s", c.max_limits.exec_timeout_s, "Longest execution timeout")
+      ->capture_default_str();
+  app.add_option("--sandbox-timeout-s", c.sandbox_timeout_s, "Default sandbox lifetime")
+      ->capture_default_str();
+  app.add_option("--max-sandbox-timeout-s", c.max_sandbox_timeout_s, "Longest sandbox lifetime")
+      ->capture_default_str();
+  app.add_option("--tmp-mb", c.tmp_mb, "Size of /tmp in each sandbox")->capture_default_str();
+  app.add_option("--output-cap-bytes", c.output_cap_bytes, "Output kept per stream per execution")
+      ->capture_default_str();
+  app.add_option("--file-cap-bytes", c.file_cap_bytes, "Largest file through the files API")
+      ->capture_default_str();
+  app.add_option("--max-code-bytes", c.max_code_bytes, "Largest code or command accepted")
+      ->capture_default_str();
+  app.add_option("--init-path", c.init_path, "kiln-init binary");
+  app.add_option("--runtimes-dir", c.runtimes_dir, "Folder holding the language runners");
+  app.add_option("--skills-dir", c.skills_dir, "Folder of skills mounted at /skills");
+  app.add_option("--cgroup-root", c.cgroup_root, "Where the cgroup hierarchies are mounted")
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_flag("!--no-seccomp", c.seccomp, "Disable the seccomp filter (debugging only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out, err;
+    int code = app.exit(e, out, err);
+    std::string text = out.str() + err.str();
+    if (code == 0) return Status::error("exit:0\n" + text, 0);
+    return Status::error(text.empty() ? e.what() : text, EINVAL);
+  }
+  return c;
+}
+
+Status finalize_config(Config& c, const std::string& exe_dir) {
+  auto colon = c.listen.rfind(':');
+  if (colon == std::string::npos) return Status::error("--listen must be HOST:PORT");
+  c.listen_host = c.listen.substr(0, colon);
+  if (c.listen_host.size() > 2 && c.listen_host.front() == '[') {
+    c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
+  }
+  try {
+    int port = std::stoi(c.listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    c.listen_port = static_cast<std::uint16_t>(port);
+  } catch (const std::exception&) {
+    return Status::error("--listen has a bad port: " + c.listen);
+  }
+  if (c.default_limits.memory_mb < 32) return Status::error("--memory-mb must be at least 32");
+  if (c.default_limits.cpus <= 0) return Status::error("--cpus must be positive");
+  if (c.default_limits.pids < 8) return Status::error("--pids must be at least 8");
+  if (c.default_limits.disk_mb < 1) return Status::error("--disk-mb must be at least 1");
+  if (c.default_limits.exec_timeout_s < 1)
+    return Status::error("--exec-timeout-s must be at least 1");
+  if (c.sandbox_timeout_s < 1) return Status::error("--sandbox-timeout-s must be at least 1");
+  if (c.file_cap_bytes < 1) return Status::error("--file-cap-bytes must be positive");
+  if (c.init_path.empty()) c.init_path = exe_dir + "/kiln-init";
+  if (c.runtimes_dir.empty()) {
+    for (const auto& cand :
+         {exe_dir + "/../runtimes", exe_dir + "/runtimes", std::string("runtimes")}) {
+      if (exists(cand + "/python/runner.py")) {
+        c.runtimes_dir = cand;
+        break;
+      }
+    }
+  }
+  if (c.runtimes_dir.empty()) return Status::error("cannot find runtimes/ (set --runtimes-dir)");
+  if (c.skills_dir.empty() && exists(exe_dir + "/../skills")) c.skills_dir = exe_dir + "/../skills";
+  if (!exists(c.init_path)) return Status::error("cannot find kiln-init at " + c.init_path);
+  return Status::ok();
+}
+
+}  // namespace kiln

@@ -1,0 +1,188 @@
+#include "jail/spawn.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "jail/seccomp_policy.h"
+
+namespace kiln::jail {
+namespace {
+
+constexpr int kControlFd = 3;
+
+[[noreturn]] void report_and_exit(int err_fd, const Status& s) {
+  const std::string& m = s.message();
+  (void)!::write(err_fd, m.data(), m.size());
+  ::_exit(111);
+}
+
+Result<int> open_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC | flags);
+  if (fd < 0) return Status::from_errno("open(" + path + ", O_PATH)");
+  return fd;
+}
+
+// The containment checklist, in the cloned child. Order matters:
+//  - bind sources are opened while the child still has the daemon's host
+//    credentials (the daemon's folders may be closed to the sandbox uid);
+//  - the root is built after switching to the sandbox uid (files a user
+//    namespace creates need an owner mapped in it) but with the namespace's
+//    capabilities still held;
+//  - privileges go last but for seccomp, which is loaded right before
+//    execve so the checklist itself is not filtered.
+[[noreturn]] void child_main(const JailSpec& spec, int sync_fd, int err_fd, int control_fd) {
+  char go = 0;
+  if (::read(sync_fd, &go, 1) != 1) report_and_exit(err_fd, Status::error("parent went away"));
+  ::close(sync_fd);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    report_and_exit(err_fd, Status::from_errno("prctl(PR_SET_PDEATHSIG)"));
+  }
+  // The cgroup namespace is made now, after the parent moved us into our
+  // cgroup, so /proc/self/cgroup shows "/" and nothing above it.
+  if (::unshare(CLONE_NEWCGROUP) != 0)
+    report_and_exit(err_fd, Status::from_errno("unshare(CLONE_NEWCGROUP)"));
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    report_and_exit(err_fd, Status::from_errno("mount(/, MS_REC|MS_PRIVATE)"));
+  }
+  auto init_fd = open_path(spec.init_binary, 0);
+  if (!init_fd) report_and_exit(err_fd, init_fd.status());
+  auto runtimes_fd = open_path(spec.runtimes_dir, O_DIRECTORY);
+  if (!runtimes_fd) report_and_exit(err_fd, runtimes_fd.status());
+  int skills_fd = -1;
+  if (!spec.skills_dir.empty()) {
+    auto fd = open_path(spec.skills_dir, O_DIRECTORY);
+    if (!fd) report_and_exit(err_fd, fd.status());
+    skills_fd = *fd;
+  }
+  const std::string root_opts = "mode=0755,size=4m,uid=" + std::to_string(spec.rootfs.sandbox_uid) +
+                                ",gid=" + std::to_string(spec.rootfs.sandbox_gid);
+  if (::mount("tmpfs", spec.staging_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              root_opts.c_str()) != 0) {
+    report_and_exit(err_fd, Status::from_errno("mount(tmpfs -> " + spec.staging_dir + ")"));
+  }
+  auto root_fd = open_path(spec.staging_dir, O_DIRECTORY);
+  if (!root_fd) report_and_exit(err_fd, root_fd.status());
+
+  if (auto s = become_sandbox_user(spec.rootfs.sandbox_uid, spec.rootfs.sandbox_gid); !s) {
+    report_and_exit(err_fd, s);
+  }
+  if (::fchdir(*root_fd) != 0) report_and_exit(err_fd, Status::from_errno("fchdir(new root)"));
+
+  RootfsSpec rootfs = spec.rootfs;
+  rootfs.init_binary = "/proc/self/fd/" + std::to_string(*init_fd);
+  rootfs.runtimes_dir = "/proc/self/fd/" + std::to_string(*runtimes_fd);
+  rootfs.skills_dir = skills_fd >= 0 ? "/proc/self/fd/" + std::to_string(skills_fd) : "";
+  if (auto s = build_rootfs(real_sys_ops(), rootfs); !s) report_and_exit(err_fd, s);
+  ::close(*init_fd);
+  ::close(*runtimes_fd);
+  if (skills_fd >= 0) ::close(skills_fd);
+  ::close(*root_fd);
+
+  if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    report_and_exit(err_fd, Status::from_errno("sethostname"));
+  }
+  if (auto s = bring_up_loopback(); !s) report_and_exit(err_fd, s);
+  if (auto s = apply_rlimits(spec.rlimits); !s) report_and_exit(err_fd, s);
+
+  // fd 3 is the control socket; 0-2 are /dev/null; nothing else survives.
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) report_and_exit(err_fd, Status::from_errno("open(/dev/null)"));
+  if (control_fd != kControlFd) {
+    if (::dup2(control_fd, kControlFd) < 0)
+      report_and_exit(err_fd, Status::from_errno("dup2(control)"));
+  } else if (::fcntl(kControlFd, F_SETFD, 0) != 0) {
+    report_and_exit(err_fd, Status::from_errno("fcntl(control, F_SETFD)"));
+  }
+  for (int fd = 0; fd < 3; ++fd) {
+    if (fd != err_fd && ::dup2(devnull, fd) < 0)
+      report_and_exit(err_fd, Status::from_errno("dup2(/dev/null)"));
+  }
+  if (auto s = drop_all_privileges(); !s) report_and_exit(err_fd, s);
+  if (spec.seccomp) {
+    if (auto s = apply_seccomp_policy(); !s) report_and_exit(err_fd, s);
+  }
+  // Close everything else but the error pipe (CLOEXEC) so no daemon fd leaks in.
+  for (int fd = kControlFd + 1; fd < 1024; ++fd) {
+    if (fd != err_fd) ::close(fd);
+  }
+  const char* argv[] = {"kiln-init", nullptr};
+  const char* envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/user", "LANG=C.UTF-8",
+                        nullptr};
+  ::execve("/opt/kiln/kiln-init", const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+  report_and_exit(err_fd, Status::from_errno("execve(/opt/kiln/kiln-init)"));
+}
+
+}  // namespace
+
+Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
+  if (spec.host_uid == 0 || spec.host_gid == 0)
+    return Status::error("refusing to map a sandbox to host root");
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return Status::from_errno("socketpair");
+  }
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  int sync[2], err[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0) return Status::from_errno("pipe2(sync)");
+  UniqueFd sync_r(sync[0]), sync_w(sync[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0) return Status::from_errno("pipe2(err)");
+  UniqueFd err_r(err[0]), err_w(err[1]);
+
+  int pidfd = -1;
+  const unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+                              CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+  // Raw clone with a null stack behaves like fork(): the child runs on a
+  // copy of our stack, which is what lets it use the spec by reference.
+  long pid = ::syscall(SYS_clone, flags, nullptr, &pidfd, nullptr, nullptr);
+  if (pid < 0) return Status::from_errno("clone(CLONE_NEWUSER|CLONE_NEWPID|...)");
+  if (pid == 0) {
+    parent_end.release();
+    sync_w.release();
+    err_r.release();
+    child_main(spec, sync_r.get(), err_w.get(), child_end.get());
+  }
+  JailedProcess proc;
+  proc.pid = static_cast<pid_t>(pid);
+  proc.pidfd.reset(pidfd);
+  auto fail = [&](Status s) -> Result<JailedProcess> {
+    ::kill(proc.pid, SIGKILL);
+    ::waitpid(proc.pid, nullptr, 0);
+    return s;
+  };
+  sync_r.reset();
+  err_w.reset();
+  child_end.reset();
+  if (auto s = write_id_maps(proc.pid, spec.rootfs.sandbox_uid, spec.host_uid,
+                             spec.rootfs.sandbox_gid, spec.host_gid);
+      !s) {
+    return fail(s);
+  }
+  if (spec.attach) {
+    if (auto s = spec.attach(proc.pid); !s) return fail(s);
+  }
+  if (::write(sync_w.get(), "g", 1) != 1) return fail(Status::from_errno("write(sync)"));
+  sync_w.reset();
+  std::string message;
+  char buf[512];
+  while (true) {
+    ssize_t n = ::read(err_r.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    message.append(buf, static_cast<std::size_t>(n));
+  }
+  if (!message.empty()) return fail(Status::error("sandbox setup failed: " + message));
+  proc.control = std::move(parent_end);
+  return proc;
+}
+
+}  // namespace kiln::jail

@@ -1,0 +1,59 @@
+// Sandbox: the daemon's record of one live sandbox.
+//
+// Thread-safety: single-threaded, owned by SandboxManager on the daemon's
+// io_context thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/unique_fd.h"
+#include "daemon/config.h"
+#include "jail/cgroup.h"
+#include "sandbox/connection.h"
+
+namespace kiln::sandbox {
+
+using SystemClock = std::chrono::system_clock;
+
+struct ContextInfo {
+  std::string id;
+  std::string language;
+  std::string cwd;
+  bool is_default = false;
+  bool busy = false;
+};
+
+struct Sandbox {
+  std::string id;
+  std::string template_name = "default";
+  std::string session;
+  nlohmann::json metadata = nlohmann::json::object();
+  nlohmann::json env = nlohmann::json::object();
+  Limits limits;
+  SystemClock::time_point created_at, expires_at;
+  int slot = -1;
+  pid_t init_pid = -1;
+  UniqueFd pidfd;
+  std::unique_ptr<jail::Cgroup> cgroup;
+  std::shared_ptr<Connection> conn;
+  std::map<std::string, ContextInfo> contexts;
+  std::map<std::string, std::string> default_context;  // language -> context id
+  std::uint64_t active_ms = 0;
+  std::uint64_t executions = 0;
+  std::uint64_t oom_kills_seen = 0;
+  bool ending = false;
+
+  bool expired(SystemClock::time_point now = SystemClock::now()) const { return now >= expires_at; }
+  nlohmann::json to_json(bool with_usage) const;
+  std::uint64_t oom_kills() const;
+};
+
+std::string rfc3339(SystemClock::time_point t);
+
+}  // namespace kiln::sandbox

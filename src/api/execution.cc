@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "api/routes.h"
+#include "api/run_errors.h"
 #include "common/sandbox_path.h"
 
 namespace kiln::api {
@@ -179,37 +180,10 @@ awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
 
   int execution_count = 0;
   if (relay.end) {
-    const json& e = relay.end->msg;
-    execution_count = e.value("execution_count", 0);
-    if (e.contains("runner_exit") && !e.value("stopped", false)) {
-      // The runner process died mid-run: say why, in the user's terms.
-      const bool oom = sbx->oom_kills() > oom_before;
-      const bool timed_out = e.value("timed_out", false);
-      if (oom) {
-        relay.error = {
-            {"name", "OutOfMemoryError"},
-            {"value", "the execution exceeded the sandbox memory limit of " +
-                          std::to_string(sbx->limits.memory_mb) +
-                          " MiB and was killed; the context was restarted and its state was lost"},
-            {"traceback", ""}};
-      } else if (timed_out) {
-        relay.error = {
-            {"name", "TimeoutError"},
-            {"value", "execution exceeded the " + std::to_string(tmo / 1000) +
-                          " s timeout and did not stop when interrupted; the context was "
-                          "restarted and its state was lost"},
-            {"traceback", ""}};
-      } else {
-        relay.error = {{"name", "ContextDiedError"},
-                       {"value", "the interpreter process exited (" + e["runner_exit"].dump() +
-                                     "); the context was restarted and its state was lost"},
-                       {"traceback", ""}};
-      }
-    } else if (e.value("stopped", false)) {
-      relay.error = {{"name", "ContextStoppedError"},
-                     {"value", "the context was deleted or restarted during the run"},
-                     {"traceback", ""}};
-    }
+    execution_count = relay.end->msg.value("execution_count", 0);
+    json died = error_for_run_end(
+        {relay.end->msg, sbx->oom_kills() > oom_before, tmo / 1000, sbx->limits.memory_mb});
+    if (!died.is_null()) relay.error = died;
   }
   if (!relay.error.is_null() && !relay.error.contains("line")) relay.error["line"] = nullptr;
   if (relay.streaming) {

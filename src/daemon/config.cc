@@ -72,6 +72,9 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   app.add_option("--skills-dir", c.skills_dir, "Folder of skills mounted at /skills");
   app.add_option("--cgroup-root", c.cgroup_root, "Where the cgroup hierarchies are mounted")
       ->capture_default_str();
+  app.add_option("--cgroup-parent", c.cgroup_parent,
+                 "Parent cgroup of this daemon's sandboxes (emptied at start-up)")
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("!--no-seccomp", c.seccomp, "Disable the seccomp filter (debugging only)");
   try {

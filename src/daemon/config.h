@@ -39,6 +39,7 @@ struct Config {
   std::string runtimes_dir;  // default: ../runtimes from kilnd, or ./runtimes
   std::string skills_dir;    // default: ../skills if present
   std::string cgroup_root = "/sys/fs/cgroup";
+  std::string cgroup_parent = "kiln";  // one per daemon: start-up cleanup empties it
   std::string log_level = "info";
   bool seccomp = true;
 

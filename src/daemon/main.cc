@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   ::mkdir(config.data_dir.c_str(), 0755);
   if (::realpath(config.data_dir.c_str(), real)) config.data_dir = real;
 
-  auto layout = kiln::jail::CgroupLayout::detect(config.cgroup_root, "kiln");
+  auto layout = kiln::jail::CgroupLayout::detect(config.cgroup_root, config.cgroup_parent);
   if (!layout) {
     spdlog::critical("event=start_failed reason=\"cgroups: {}\"", layout.status().message());
     return 1;

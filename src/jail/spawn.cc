@@ -44,9 +44,6 @@ Result<int> open_path(const std::string& path, int flags) {
   char go = 0;
   if (::read(sync_fd, &go, 1) != 1) report_and_exit(err_fd, Status::error("parent went away"));
   ::close(sync_fd);
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
-    report_and_exit(err_fd, Status::from_errno("prctl(PR_SET_PDEATHSIG)"));
-  }
   // The cgroup namespace is made now, after the parent moved us into our
   // cgroup, so /proc/self/cgroup shows "/" and nothing above it.
   if (::unshare(CLONE_NEWCGROUP) != 0)
@@ -75,6 +72,12 @@ Result<int> open_path(const std::string& path, int flags) {
 
   if (auto s = become_sandbox_user(spec.rootfs.sandbox_uid, spec.rootfs.sandbox_gid); !s) {
     report_and_exit(err_fd, s);
+  }
+  // After the uid change: the kernel clears the parent-death signal whenever
+  // credentials change. If kilnd dies, the sandbox dies with it (and
+  // kiln-init also exits when its socket to kilnd reaches EOF).
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    report_and_exit(err_fd, Status::from_errno("prctl(PR_SET_PDEATHSIG)"));
   }
   if (::fchdir(*root_fd) != 0) report_and_exit(err_fd, Status::from_errno("fchdir(new root)"));
 

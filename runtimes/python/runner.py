@@ -760,10 +760,14 @@ def _configure_std_streams():
         if s is None:
             continue
         try:
-            s.reconfigure(encoding="utf-8", errors="backslashreplace", write_through=True)
+            # Line buffered, as in a terminal: print("x") reaches kiln-init as
+            # one "x\n" chunk rather than two writes; a partial line is sent
+            # when the runner flushes (before every control message).
+            s.reconfigure(encoding="utf-8", errors="backslashreplace", write_through=False,
+                          line_buffering=True)
         except Exception:
             try:
-                s.reconfigure(errors="backslashreplace", write_through=True)
+                s.reconfigure(errors="backslashreplace", write_through=False, line_buffering=True)
             except Exception:
                 pass
     if sys.stdin is None:

@@ -241,6 +241,7 @@ class Daemon:
 
 def start_ipykernel():
     from jupyter_client.manager import KernelManager
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiet debugpy banner
     km = KernelManager(kernel_name="python3")
     km.start_kernel(extra_arguments=[])
     kc = km.client()
@@ -333,6 +334,7 @@ class Bench:
             except Exception as e:  # pragma: no cover
                 log(f"stopping kilnd failed: {e}")
         self.daemons.clear()
+        remove_parent_cgroups(self.a.cgroup_parent)
 
     # 1. warm execution round trip
     def rtt_kiln(self, d):
@@ -404,23 +406,29 @@ class Bench:
 
     # 2. create -> first result
     def create_first_result(self, d, key):
-        samples, waits = [], []
+        samples, waits, creates = [], [], []
         for i in range(self.n_create):
             waits.append(d.wait_pool_full())
             t0 = time.perf_counter()
             sid = d.create()["id"]
+            t1 = time.perf_counter()
             r = d.execute(sid, "print(1)")
             samples.append(time.perf_counter() - t0)
+            creates.append(t1 - t0)
             if r["logs"]["stdout"] != ["1\n"] or r["error"] is not None:
                 raise RuntimeError(f"print(1) gave {r}")
             d.delete(sid)
         s = summary_ms(samples)
-        self.put(f"{key}_p50_ms", s["p50"], "ms", p99=s["p99"], n=s["n"])
+        self.put(f"{key}_p50_ms", s["p50"], "ms", p99=s["p99"], n=s["n"],
+                 samples_ms=[round(x * 1000.0, 3) for x in samples])
         self.put(f"{key}_p99_ms", s["p99"], "ms")
+        self.put(f"{key}_post_sandboxes_p50_ms", pct(creates, 50) * 1000.0, "ms",
+                 note="the POST /v1/sandboxes part of the create->first result time")
         if d.pool_size:
             self.put("pool_refill_p50_ms", pct(waits, 50) * 1000.0, "ms",
                      note="time waited for kiln_pool_ready to be back at pool size")
-        log(f"{key}: p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms")
+        log(f"{key}: p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms "
+            f"(POST /v1/sandboxes p50 {pct(creates, 50) * 1000:.2f} ms)")
 
     def create_peers(self):
         for name, cmd in (("bwrap_run", BWRAP), ("python_floor", PLAIN_PY)):
@@ -430,6 +438,31 @@ class Bench:
             self.put(f"{name}_p99_ms", s["p99"], "ms")
             log(f"{name}: p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms")
 
+    def refill_stall(self, d, samples=5, window=0.25):
+        """Diagnostic: how long the daemon stops answering while the pool refills.
+
+        Takes a sandbox from the full pool, then hammers GET /healthz for
+        `window` seconds while the daemon spawns the replacement; reports the
+        longest single /healthz round trip (the event loop's longest stall).
+        """
+        worst = []
+        for _ in range(samples):
+            d.wait_pool_full()
+            time.sleep(0.1)
+            sid = d.create()["id"]
+            t0 = time.perf_counter()
+            m = 0.0
+            while time.perf_counter() - t0 < window:
+                a = time.perf_counter()
+                d.client.raw("GET", "/healthz")
+                m = max(m, time.perf_counter() - a)
+            worst.append(m * 1000.0)
+            d.delete(sid)
+        self.put("refill_healthz_max_ms", pct(worst, 50), "ms", samples=worst,
+                 note="median over samples of the longest GET /healthz while the pool refills")
+        log(f"longest /healthz during a pool refill: median {pct(worst, 50):.2f} ms "
+            f"(samples {', '.join(f'{x:.1f}' for x in worst)})")
+
     # 3. throughput
     def throughput(self, d, n=16):
         sids = [d.create()["id"] for _ in range(n)]
@@ -437,6 +470,7 @@ class Bench:
             d.execute(sid, "1")
         counts = [0] * n
         errors = []
+        execs0 = d.metric("kiln_executions_total")
         start = threading.Barrier(n + 1)
         stop = threading.Event()
         body = json.dumps({"code": "1"}).encode()
@@ -453,6 +487,8 @@ class Bench:
                         errors.append((status, data[:200]))
                         return
                     k += 1
+                if b'"text":"1"' not in data.replace(b" ", b""):
+                    errors.append(("unexpected result", data[:200]))
             except Exception as e:
                 errors.append(repr(e))
             finally:
@@ -475,6 +511,9 @@ class Bench:
             raise RuntimeError(f"throughput errors: {errors[:3]}")
         client_cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
         rate = sum(counts) / wall
+        execs = d.metric("kiln_executions_total") - execs0
+        if execs < sum(counts):
+            raise RuntimeError(f"daemon counted {execs} executions, clients {sum(counts)}")
         for sid in sids:
             d.delete(sid)
         self.put("throughput_exec_per_s", rate, "exec/s", sandboxes=n, threads=n,
@@ -500,6 +539,8 @@ class Bench:
         by_uid = {u: p for u, p in pids_in_uid_range(lo, hi).items() if u not in before}
         per_sbx = [sum(pss_kib(p) for p in pids) / 1024.0 for pids in by_uid.values()]
         nproc = sum(len(p) for p in by_uid.values())
+        cg = [cgroup_memory_bytes(self.a.cgroup_parent, sid) for sid in sids]
+        cg = [x for x in cg if x is not None]
         kilnd_rss = status_kib(d.proc.pid, "VmRSS") / 1024.0
         kilnd_pss = pss_kib(d.proc.pid) / 1024.0
         for sid in sids:
@@ -510,6 +551,10 @@ class Bench:
         self.put("idle_sandbox_pss_mib", mean, "MiB", sandboxes=len(per_sbx),
                  processes_per_sandbox=nproc / max(1, len(per_sbx)),
                  min=min(per_sbx), max=max(per_sbx))
+        if cg:
+            self.put("idle_sandbox_cgroup_mib", sum(cg) / len(cg) / 1048576.0, "MiB",
+                     sandboxes=len(cg), note="memory cgroup usage (incl. page cache, tmpfs, "
+                     "kernel memory) per sandbox")
         self.put("kilnd_rss_mib", kilnd_rss, "MiB", pss_mib=kilnd_pss,
                  live_sandboxes=self.n_mem)
         log(f"memory: {mean:.2f} MiB PSS per idle sandbox ({nproc} processes in "
@@ -569,6 +614,7 @@ class Bench:
                     self.rtt_kiln(d)
                 if "create" in want:
                     self.create_first_result(d, "create_pool")
+                    self.refill_stall(d, samples=3 if self.a.quick else 5)
                 if "throughput" in want:
                     self.throughput(d)
                 self.stop_daemon(d)
@@ -589,6 +635,35 @@ class Bench:
             self.create_peers()
         if "throughput" in want:
             self.throughput_peer()
+
+
+def remove_parent_cgroups(parent):
+    """Removes this bench's (empty) parent cgroup in every hierarchy; busy ones stay."""
+    root = "/sys/fs/cgroup"
+    try:
+        hier = [os.path.join(root, h) for h in os.listdir(root)] + [root]
+    except OSError:
+        return
+    for h in hier:
+        p = os.path.join(h, parent)
+        if os.path.isdir(p):
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass
+
+
+def cgroup_memory_bytes(parent, sid):
+    """A sandbox's memory cgroup usage (v1 memory.usage_in_bytes or v2 memory.current)."""
+    for path in (f"/sys/fs/cgroup/memory/{parent}/{sid}/memory.usage_in_bytes",
+                 f"/sys/fs/cgroup/{parent}/{sid}/memory.current",
+                 f"/sys/fs/cgroup/unified/{parent}/{sid}/memory.current"):
+        try:
+            with open(path) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def child_pids(pid):
@@ -635,11 +710,17 @@ def table(res, nproc):
             "<= 10 ms", le(v("create_pool_p50_ms"), 10.0), fmt="{:.2f}", peer_name="bwrap")
         row("create->print(1) pool p99 (ms)", v("create_pool_p99_ms"), v("bwrap_run_p99_ms"),
             fmt="{:.2f}", peer_name="bwrap")
+        row("  of which POST /v1/sandboxes p50 (ms)", v("create_pool_post_sandboxes_p50_ms"),
+            fmt="{:.2f}")
+        row("  longest GET /healthz during refill (ms)", v("refill_healthz_max_ms"),
+            fmt="{:.2f}")
     if "create_cold_p50_ms" in res:
         row("create->print(1) cold p50 (ms)", v("create_cold_p50_ms"), v("bwrap_run_p50_ms"),
             "<= 60 ms", le(v("create_cold_p50_ms"), 60.0), fmt="{:.2f}", peer_name="bwrap")
         row("create->print(1) cold p99 (ms)", v("create_cold_p99_ms"), v("bwrap_run_p99_ms"),
             fmt="{:.2f}", peer_name="bwrap")
+        row("  of which POST /v1/sandboxes p50 (ms)", v("create_cold_post_sandboxes_p50_ms"),
+            fmt="{:.2f}")
     if "python_floor_p50_ms" in res:
         row("  floor: python3 -c print(1) p50 (ms)", None, v("python_floor_p50_ms"),
             fmt="{:.2f}", peer_name="python3")
@@ -657,6 +738,8 @@ def table(res, nproc):
     if "idle_sandbox_pss_mib" in res:
         row("idle sandbox PSS (MiB)", v("idle_sandbox_pss_mib"), v("ipykernel_pss_mib"),
             fmt="{:.2f}", peer_name="ipykernel")
+        row("  idle sandbox memory cgroup usage (MiB)", v("idle_sandbox_cgroup_mib"),
+            fmt="{:.2f}")
         row(f"kilnd RSS with {res['kilnd_rss_mib']['live_sandboxes']} sandboxes (MiB)",
             v("kilnd_rss_mib"), fmt="{:.2f}")
     if "creates_per_s_seq" in res:
@@ -730,7 +813,7 @@ def main():
     print(f"Kiln benchmark  {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}"
           f"  nproc={m['nproc']}  kernel={m['kernel']}  quick={a.quick}  "
           f"run={elapsed:.0f}s")
-    print(out)
+    print(out, flush=True)
     if a.json:
         doc = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": m, "quick": a.quick, "pool_size": a.pool_size,

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +172,15 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   set_nonblocking(o[0]);
   set_nonblocking(e[0]);
   return pid;
+}
+
+// "" when path is a directory the sandbox user can enter, else why not.
+std::string check_dir(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cwd " + path + ": " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "cwd " + path + " is not a directory";
+  if (::access(path.c_str(), X_OK) != 0) return "cwd " + path + ": " + std::strerror(errno);
+  return "";
 }
 
 std::vector<std::string> runner_argv(const std::string& language) {
@@ -418,14 +428,16 @@ class Agent {
     cmd->background = msg.value("background", false);
     cmd->run.rid = rid;
     cmd->run.cap = msg.value("output_cap", std::uint64_t{1} << 20);
+    const std::string cwd = msg.value("cwd", "/home/user");
+    if (auto e = check_dir(cwd); !e.empty()) return reply_error(rid, "bad_request", e);
     int in[2] = {-1, -1};
     if (!stdin_data.empty()) {
       if (::pipe2(in, O_CLOEXEC) != 0) return reply_error(rid, "internal", "pipe failed");
       ::fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
     }
     cmd->pid = spawn({"/bin/sh", "-c", cmd->cmd},
-                     build_env(json::object(), msg.value("env", json::object())),
-                     msg.value("cwd", "/home/user"), in[0], -1, cmd->out, cmd->err);
+                     build_env(json::object(), msg.value("env", json::object())), cwd, in[0], -1,
+                     cmd->out, cmd->err);
     if (in[0] >= 0) ::close(in[0]);
     if (cmd->pid < 0) {
       if (in[1] >= 0) ::close(in[1]);
@@ -502,6 +514,7 @@ class Agent {
       r->cwd = msg.value("cwd", "/home/user");
       r->env = msg.value("env", json::object());
       r->start_rid = rid;
+      if (auto e = check_dir(r->cwd); !e.empty()) return reply_error(rid, "bad_request", e);
       std::string why;
       if (!start_runner(*r, why)) return reply_error(rid, "bad_request", why);
       runners_[id] = std::move(r);

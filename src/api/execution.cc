@@ -252,7 +252,8 @@ awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
     cwd = *p;
   }
   json env = sbx->env;
-  for (auto& [k, v] : string_map(body, "env").items()) env[k] = v;
+  const json cmd_env = string_map(body, "env");
+  for (auto it = cmd_env.begin(); it != cmd_env.end(); ++it) env[it.key()] = it.value();
   const bool background = body.value("background", false);
   json msg = {{"op", "cmd"},
               {"cmd", cmd},

@@ -21,6 +21,11 @@ namespace {
 std::map<std::string, std::string> parse_query(const std::string& q) {
   std::map<std::string, std::string> out;
   if (q.empty()) return out;
+  // uriparser decodes into C strings: an escaped NUL would silently cut a
+  // value short ("a%00b" -> "a"). No parameter may carry one.
+  for (std::size_t i = q.find('%'); i != std::string::npos; i = q.find('%', i + 1)) {
+    if (q.compare(i, 3, "%00") == 0) throw bad_request("query contains an escaped NUL byte (%00)");
+  }
   UriQueryListA* list = nullptr;
   int count = 0;
   if (uriDissectQueryMallocA(&list, &count, q.data(), q.data() + q.size()) != URI_SUCCESS) {
@@ -35,9 +40,11 @@ std::map<std::string, std::string> parse_query(const std::string& q) {
 
 }  // namespace
 
-HttpContext::HttpContext(boost::beast::tcp_stream& stream, http::request<http::string_body>& req)
+HttpContext::HttpContext(boost::beast::tcp_stream& stream, http::request<http::string_body>& req,
+                         bool parse)
     : stream_(stream), req_(req) {
   keep_alive_ = req_.keep_alive();
+  if (!parse) return;
   std::string target(req_.target());
   std::string path = target, q;
   if (auto pos = target.find('?'); pos != std::string::npos) {

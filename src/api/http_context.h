@@ -33,7 +33,10 @@ enum class StreamMode { kNone, kNdjson, kSse };
 
 class HttpContext {
  public:
-  HttpContext(boost::beast::tcp_stream& stream, http::request<http::string_body>& req);
+  // parse=false skips the target and headers (for answering a request
+  // whose target could not be parsed).
+  HttpContext(boost::beast::tcp_stream& stream, http::request<http::string_body>& req,
+              bool parse = true);
 
   const http::request<http::string_body>& request() const { return req_; }
   http::verb method() const { return req_.method(); }

@@ -70,6 +70,24 @@ std::uint64_t body_limit_for(const http::request_parser<http::string_body>& p, c
   return c.max_json_body_bytes;
 }
 
+// After an early 413 the client is usually still sending its body; closing
+// at once would make its TCP stack see a reset instead of our answer. Read
+// and discard (bounded in bytes and time), then close.
+awaitable<void> drain_and_close(beast::tcp_stream& stream, std::uint64_t max_bytes) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(5));
+  std::vector<char> buf(64 * 1024);
+  std::uint64_t total = 0;
+  while (total <= max_bytes) {
+    std::size_t n =
+        co_await stream.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    total += n;
+  }
+  stream.expires_never();
+}
+
 }  // namespace
 
 awaitable<void> Server::session(tcp::socket socket) {
@@ -79,33 +97,41 @@ awaitable<void> Server::session(tcp::socket socket) {
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
+    // The real per-route limit is set once the target is known; Beast checks
+    // Content-Length against this one while it reads the header.
+    parser.body_limit(std::max(config.file_cap_bytes, config.max_json_body_bytes) + 1);
     boost::system::error_code ec;
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     const std::uint64_t limit = body_limit_for(parser, config);
     parser.body_limit(limit);
-    // Answer 413 before reading a body we would refuse anyway.
+    std::optional<ApiError> too_large;
+    std::uint64_t drain = 0;
     if (parser.content_length() && *parser.content_length() > limit) {
+      // Answer 413 before reading a body we would refuse anyway.
+      too_large = ApiError(413, "too_large",
+                           "request body of " + std::to_string(*parser.content_length()) +
+                               " bytes is over the " + std::to_string(limit) + "-byte limit");
+      drain = *parser.content_length();
+    } else {
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        too_large = ApiError(413, "too_large",
+                             "request body is over the " + std::to_string(limit) + "-byte limit");
+        drain = std::uint64_t{64} << 20;
+      } else if (ec) {
+        break;
+      }
+    }
+    if (too_large) {
       http::request<http::string_body> req = parser.release();
       req.keep_alive(false);
       HttpContext ctx(stream, req);
-      co_await ctx.send_error(
-          ApiError(413, "too_large",
-                   "request body of " + std::to_string(*parser.content_length()) +
-                       " bytes is over the " + std::to_string(limit) + "-byte limit"));
+      co_await ctx.send_error(*too_large);
+      co_await drain_and_close(stream, drain);
       break;
     }
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-    if (ec == http::error::body_limit) {
-      http::request<http::string_body> req = parser.release();
-      req.keep_alive(false);
-      HttpContext ctx(stream, req);
-      co_await ctx.send_error(ApiError(
-          413, "too_large", "request body is over the " + std::to_string(limit) + "-byte limit"));
-      break;
-    }
-    if (ec) break;
     http::request<http::string_body> req = parser.release();
     const auto started = std::chrono::steady_clock::now();
     HttpContext* ctxp = nullptr;
@@ -126,8 +152,10 @@ awaitable<void> Server::session(tcp::socket socket) {
     }
     if (failure) {
       if (!ctxp) {
+        // The request could not even be parsed (bad query): answer, then close.
         req.keep_alive(false);
-        ctx.emplace(stream, req);
+        ctx.reset();
+        ctx.emplace(stream, req, /*parse=*/false);
         ctxp = &*ctx;
       }
       if (!ctxp->responded()) co_await ctxp->send_error(*failure);

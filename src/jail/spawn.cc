@@ -175,17 +175,27 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
   }
   if (::write(sync_w.get(), "g", 1) != 1) return fail(Status::from_errno("write(sync)"));
   sync_w.reset();
+  proc.control = std::move(parent_end);
+  proc.setup_result = std::move(err_r);
+  return proc;
+}
+
+Status setup_status(const std::string& child_message) {
+  if (child_message.empty()) return Status::ok();
+  return Status::error("sandbox setup failed: " + child_message);
+}
+
+Status read_setup_result(JailedProcess& proc) {
   std::string message;
   char buf[512];
   while (true) {
-    ssize_t n = ::read(err_r.get(), buf, sizeof buf);
+    ssize_t n = ::read(proc.setup_result.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     message.append(buf, static_cast<std::size_t>(n));
   }
-  if (!message.empty()) return fail(Status::error("sandbox setup failed: " + message));
-  proc.control = std::move(parent_end);
-  return proc;
+  proc.setup_result.reset();
+  return setup_status(message);
 }
 
 }  // namespace kiln::jail

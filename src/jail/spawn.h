@@ -43,8 +43,21 @@ struct JailedProcess {
   pid_t pid = -1;
   UniqueFd pidfd;    // readable when the sandbox's init exits
   UniqueFd control;  // kilnd's end of the socketpair (kiln-init has fd 3)
+  // Until the child execs kiln-init it may write its failure here; EOF
+  // without bytes means it exec'd. Read it with read_setup_result() or
+  // asynchronously, so the caller need not block while the child builds
+  // its root (~10 ms of mounts).
+  UniqueFd setup_result;
 };
 
+// Clones the child, writes its id maps, attaches it and releases it. Returns
+// as soon as the child runs its checklist; see JailedProcess::setup_result.
 Result<JailedProcess> spawn_jailed(const JailSpec& spec);
+
+// Interprets what the child wrote to setup_result (empty: success).
+Status setup_status(const std::string& child_message);
+
+// Blocking convenience: waits for the child's checklist to finish.
+Status read_setup_result(JailedProcess& proc);
 
 }  // namespace kiln::jail

@@ -167,6 +167,25 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   }
   sbx->init_pid = proc->pid;
   sbx->pidfd = std::move(proc->pidfd);
+  {
+    // The child builds its root now; other requests run meanwhile.
+    asio::posix::stream_descriptor setup(io_, proc->setup_result.release());
+    std::string message;
+    char buf[512];
+    while (true) {
+      boost::system::error_code ec;
+      std::size_t n = co_await setup.async_read_some(asio::buffer(buf),
+                                                     asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      message.append(buf, n);
+    }
+    if (auto s = jail::setup_status(message); !s) {
+      spdlog::error("event=sandbox_setup_failed id={} error=\"{}\"", sbx->id, s.message());
+      sbx->conn.reset();
+      co_await teardown(sbx);
+      co_return s;
+    }
+  }
   sbx->conn = std::make_shared<Connection>(io_.get_executor(), std::move(proc->control));
   std::weak_ptr<Sandbox> weak = sbx;
   sbx->conn->start([this, weak] {

@@ -183,9 +183,17 @@ std::string check_dir(const std::string& path) {
   return "";
 }
 
+// Every runner speaks the same JSON-lines protocol on its fd 3 (see
+// runtimes/python/runner.py); only how it is started differs.
 std::vector<std::string> runner_argv(const std::string& language) {
   if (language == "python") {
     return {"/usr/bin/python3", "-u", "/opt/kiln/runtimes/python/runner.py"};
+  }
+  if (language == "javascript" || language == "typescript") {
+    return {"/usr/bin/node", "/opt/kiln/runtimes/node/runner.js", "--language", language};
+  }
+  if (language == "bash") {
+    return {"/usr/bin/python3", "-u", "/opt/kiln/runtimes/bash/runner.py"};
   }
   return {};
 }

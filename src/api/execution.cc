@@ -58,6 +58,10 @@ std::uint64_t timeout_ms(const json& body, const sandbox::Sandbox& sbx, const Co
 
 // Relays one run's frames to the client. Shared by execute and commands.
 struct RunRelay {
+  RunRelay(HttpContext& ctx, sandbox::Sandbox& sbx, std::shared_ptr<sandbox::FrameQueue> q,
+           bool streaming)
+      : ctx(ctx), sbx(sbx), q(std::move(q)), streaming(streaming) {}
+
   HttpContext& ctx;
   sandbox::Sandbox& sbx;
   std::shared_ptr<sandbox::FrameQueue> q;

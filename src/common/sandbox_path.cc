@@ -32,7 +32,7 @@ Result<std::string> normalize_sandbox_path(std::string_view path, std::string_vi
     out += '/';
     out += p;
   }
-  if (out.empty()) out = "/";
+  if (out.empty()) out.push_back('/');
   return out;
 }
 

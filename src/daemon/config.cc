@@ -30,6 +30,11 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   app.add_option("--pool-size", c.pool_size, "Warm sandboxes kept ready")
       ->capture_default_str()
       ->check(CLI::Range(0, 64));
+  app.add_option("--pool-languages", c.pool_languages,
+                 "Languages whose context is pre-started in pool sandboxes")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"python", "javascript", "typescript", "bash"}));
   app.add_option("--max-sandboxes", c.max_sandboxes, "Live sandboxes at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));

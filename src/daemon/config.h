@@ -24,6 +24,8 @@ struct Config {
   std::string listen = "127.0.0.1:8420";
   std::string data_dir = "./kiln-data";
   int pool_size = 2;
+  // Contexts pre-started in every pool sandbox (its default context per language).
+  std::vector<std::string> pool_languages{"python"};
   int max_sandboxes = 100;
   std::uint32_t uid_base = 200000;  // slot i runs as host uid/gid uid_base + i
   Limits default_limits;

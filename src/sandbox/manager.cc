@@ -26,7 +26,11 @@ using asio::use_awaitable;
 
 namespace {
 
-bool supported_language(const std::string& l) { return l == "python"; }
+constexpr const char* kLanguages = "python, javascript, typescript, bash";
+
+bool supported_language(const std::string& l) {
+  return l == "python" || l == "javascript" || l == "typescript" || l == "bash";
+}
 
 awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -199,10 +203,12 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
     co_return Status::error("sandbox " + sbx->id + " did not start (kiln-init exited)");
   }
   if (prestart_python) {
-    auto ctx = co_await create_context(sbx, "python", "/home/user", true);
-    if (!ctx) {
-      co_await teardown(sbx);
-      co_return ctx.status();
+    for (const auto& language : config_.pool_languages) {
+      auto ctx = co_await create_context(sbx, language, "/home/user", true);
+      if (!ctx) {
+        co_await teardown(sbx);
+        co_return ctx.status();
+      }
     }
   }
   co_return sbx;
@@ -394,7 +400,9 @@ awaitable<Result<ContextInfo>> SandboxManager::create_context(std::shared_ptr<Sa
                                                               std::string language, std::string cwd,
                                                               bool is_default) {
   if (!supported_language(language)) {
-    co_return Status::error("unsupported language: " + language + " (supported: python)", EINVAL);
+    co_return Status::error(
+        "unsupported language: " + language + " (supported: " + std::string(kLanguages) + ")",
+        EINVAL);
   }
   auto path = normalize_sandbox_path(cwd.empty() ? "/home/user" : cwd);
   if (!path) co_return Status::error("cwd: " + path.status().message(), EINVAL);
@@ -443,7 +451,8 @@ awaitable<Result<ContextInfo>> SandboxManager::resolve_context(std::shared_ptr<S
   }
   const std::string lang = language.empty() ? "python" : language;
   if (!supported_language(lang)) {
-    co_return Status::error("unsupported language: " + lang + " (supported: python)", EINVAL);
+    co_return Status::error(
+        "unsupported language: " + lang + " (supported: " + std::string(kLanguages) + ")", EINVAL);
   }
   auto d = sbx->default_context.find(lang);
   if (d != sbx->default_context.end()) {

@@ -11,9 +11,10 @@ JOBS ?= $(shell nproc)
 # (from Debian, run by /usr/bin/python3), and the test/bench tools.
 DEB_BUILD := build-essential cmake ninja-build pkg-config clang-format clang-tidy \
   libboost-dev libboost-system-dev libseccomp-dev libsqlite3-dev nlohmann-json3-dev \
-  libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev liburiparser-dev
+  libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev liburiparser-dev \
+  libssl-dev libyaml-cpp-dev
 DEB_SANDBOX := python3 python3-numpy python3-pandas python3-matplotlib python3-openpyxl \
-  python3-xlrd python3-scipy python3-pil
+  python3-xlrd python3-scipy python3-pil python3-reportlab
 DEB_TEST := python3-pytest python3-requests bubblewrap python3-ipykernel python3-jupyter-client \
   iproute2 procps curl
 DEB_ALL := $(DEB_BUILD) $(DEB_SANDBOX) $(DEB_TEST)

@@ -165,7 +165,7 @@ awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
   const std::uint64_t tmo = timeout_ms(body, *sbx, config);
   auto context = co_await m.resolve_context(sbx, context_id, language);
   if (!context) throw api_error_from(context.status());
-  if (!m.find(sbx->id)) throw not_found("sandbox " + sbx->id + " not found");
+  if (!m.find(sbx->id, sbx->workspace)) throw not_found("sandbox " + sbx->id + " not found");
 
   const std::uint64_t oom_before = sbx->oom_kills();
   RunRelay relay{ctx, *sbx,

@@ -47,6 +47,9 @@ class HttpContext {
   StreamMode stream_mode() const { return stream_mode_; }
   bool keep_alive() const { return keep_alive_; }
   bool responded() const { return responded_; }
+  // The workspace the request acts for (set by the auth check).
+  const std::string& workspace() const { return workspace_; }
+  void set_workspace(std::string w) { workspace_ = std::move(w); }
 
   // The body parsed as a JSON object ({} when empty); 400 otherwise.
   nlohmann::json json_body() const;
@@ -77,6 +80,7 @@ class HttpContext {
   bool responded_ = false;
   bool stream_failed_ = false;
   std::shared_ptr<bool> watching_;
+  std::string workspace_ = "default";
 };
 
 }  // namespace kiln::api

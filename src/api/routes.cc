@@ -22,8 +22,9 @@ ApiError api_error_from(const Status& s) {
   }
 }
 
-std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const std::string& id) {
-  auto s = m.find(id);
+std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext& ctx,
+                                                  const std::string& id) {
+  auto s = m.find(id, ctx.workspace());
   if (!s) throw not_found("sandbox " + id + " not found");
   return s;
 }
@@ -55,9 +56,10 @@ awaitable<void> dispatch(HttpContext& ctx, Manager& m) {
   if (seg.empty()) throw not_found("no route for /");
   if (seg[0] == "healthz" || seg[0] == "metrics") co_return co_await handle_ops(ctx, m);
   if (seg[0] != "v1" || seg.size() < 2) throw not_found("no such route");
+  if (seg[1] == "validate" || seg[1] == "test") co_return co_await handle_checks(ctx, m);
   if (seg[1] != "sandboxes") throw not_found("no such route: /" + seg[0] + "/" + seg[1]);
   if (seg.size() <= 3 || seg[3] == "timeout") co_return co_await handle_sandboxes(ctx, m);
-  auto sbx = require_sandbox(m, seg[2]);
+  auto sbx = require_sandbox(m, ctx, seg[2]);
   const std::string& what = seg[3];
   if (what == "contexts") co_return co_await handle_contexts(ctx, m, sbx);
   if (what == "execute") co_return co_await handle_execute(ctx, m, sbx);

@@ -25,9 +25,11 @@ boost::asio::awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
 boost::asio::awaitable<void> handle_files(HttpContext& ctx, Manager& m,
                                           std::shared_ptr<sandbox::Sandbox> sbx);
 boost::asio::awaitable<void> handle_ops(HttpContext& ctx, Manager& m);
+boost::asio::awaitable<void> handle_checks(HttpContext& ctx, Manager& m);
 
 // Shared helpers.
-std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const std::string& id);
+std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext& ctx,
+                                                  const std::string& id);
 // Maps a Status from the manager to an ApiError by its errno class.
 ApiError api_error_from(const Status& s);
 // Awaits a single reply frame; throws the mapped ApiError on failure.

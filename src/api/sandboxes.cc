@@ -91,13 +91,14 @@ awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m) {
   if (seg.size() == 2) {
     if (method == http::verb::post) {
       auto req = parse_create(ctx.json_body(), m.config());
+      req.workspace = ctx.workspace();
       auto made = co_await m.create(std::move(req));
       if (!made) throw api_error_from(made.status());
       co_return co_await ctx.send_json(made->second ? 201 : 200, made->first->to_json(false));
     }
     if (method == http::verb::get) {
       json list = json::array();
-      for (auto& s : m.list()) list.push_back(s->to_json(false));
+      for (auto& s : m.list(ctx.workspace())) list.push_back(s->to_json(false));
       nlohmann::json lit1_ = {{"sandboxes", list}};
       co_return co_await ctx.send_json(200, lit1_);
     }
@@ -105,18 +106,18 @@ awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m) {
   }
   if (seg.size() == 3) {
     if (method == http::verb::get) {
-      auto sbx = require_sandbox(m, seg[2]);
+      auto sbx = require_sandbox(m, ctx, seg[2]);
       co_return co_await ctx.send_json(200, sbx->to_json(true));
     }
     if (method == http::verb::delete_) {
-      require_sandbox(m, seg[2]);
+      require_sandbox(m, ctx, seg[2]);
       co_await m.destroy(seg[2]);
       co_return co_await ctx.send_empty(204);
     }
     throw ApiError(405, "bad_request", "method not allowed");
   }
   if (seg.size() == 4 && seg[3] == "timeout" && method == http::verb::post) {
-    auto sbx = require_sandbox(m, seg[2]);
+    auto sbx = require_sandbox(m, ctx, seg[2]);
     auto body = ctx.json_body();
     if (!body.contains("timeout_s")) throw bad_request("'timeout_s' is required");
     if (auto s = m.set_timeout(*sbx, positive_int(body["timeout_s"], "timeout_s")); !s)

@@ -217,10 +217,11 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
 awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::create(
     CreateRequest req) {
   using Out = std::pair<std::shared_ptr<Sandbox>, bool>;
+  const std::string session_key = req.workspace + "\n" + req.session;
   if (!req.session.empty()) {
-    auto it = sessions_.find(req.session);
+    auto it = sessions_.find(session_key);
     if (it != sessions_.end()) {
-      if (auto s = find(it->second)) co_return Out{s, false};
+      if (auto s = find(it->second, req.workspace)) co_return Out{s, false};
     }
   }
   if (auto s = validate_limits(req.limits); !s) co_return s;
@@ -274,13 +275,14 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
         },
         asio::detached);
   }
+  sbx->workspace = req.workspace;
   sbx->template_name = req.template_name;
   sbx->session = req.session;
   sbx->metadata = req.metadata;
   sbx->created_at = SystemClock::now();
   sbx->expires_at = sbx->created_at + std::chrono::seconds(timeout);
   sandboxes_[sbx->id] = sbx;
-  if (!req.session.empty()) sessions_[req.session] = sbx->id;
+  if (!req.session.empty()) sessions_[session_key] = sbx->id;
   ++stats_.created;
   spdlog::info("event=sandbox_created id={} slot={} pool={} session=\"{}\"", sbx->id, sbx->slot,
                sbx->contexts.empty() ? "no" : "yes", sbx->session);
@@ -288,18 +290,19 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
   co_return Out{sbx, true};
 }
 
-std::shared_ptr<Sandbox> SandboxManager::find(const std::string& id) {
+std::shared_ptr<Sandbox> SandboxManager::find(const std::string& id, const std::string& workspace) {
   auto it = sandboxes_.find(id);
   if (it == sandboxes_.end() || it->second->ending) return nullptr;
+  if (it->second->workspace != workspace) return nullptr;
   if (it->second->expired()) return nullptr;  // the sweeper ends it
   return it->second;
 }
 
-std::vector<std::shared_ptr<Sandbox>> SandboxManager::list() {
+std::vector<std::shared_ptr<Sandbox>> SandboxManager::list(const std::string& workspace) {
   std::vector<std::shared_ptr<Sandbox>> out;
   const auto now = SystemClock::now();
   for (auto& [id, s] : sandboxes_)
-    if (!s->ending && !s->expired(now)) out.push_back(s);
+    if (!s->ending && !s->expired(now) && s->workspace == workspace) out.push_back(s);
   return out;
 }
 
@@ -324,7 +327,7 @@ awaitable<void> SandboxManager::teardown(std::shared_ptr<Sandbox> sbx) {
   if (sbx->ending && sbx->slot < 0) co_return;
   sbx->ending = true;
   if (!sbx->session.empty()) {
-    auto it = sessions_.find(sbx->session);
+    auto it = sessions_.find(sbx->workspace + "\n" + sbx->session);
     if (it != sessions_.end() && it->second == sbx->id) sessions_.erase(it);
   }
   if (sbx->conn) sbx->conn->close();
@@ -358,6 +361,22 @@ awaitable<void> SandboxManager::teardown(std::shared_ptr<Sandbox> sbx) {
   ++stats_.destroyed;
   spdlog::info("event=sandbox_ended id={} active_ms={} executions={}", sbx->id, sbx->active_ms,
                sbx->executions);
+}
+
+awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::system_sandbox() {
+  constexpr const char* kSystemWorkspace = "_kiln";
+  if (auto s = find(system_sandbox_id_, kSystemWorkspace)) {
+    // Keep it alive while it is in use.
+    s->expires_at = SystemClock::now() + std::chrono::seconds(config_.sandbox_timeout_s);
+    co_return s;
+  }
+  CreateRequest req;
+  req.workspace = kSystemWorkspace;
+  req.limits = config_.default_limits;
+  auto made = co_await create(std::move(req));
+  if (!made) co_return made.status();
+  system_sandbox_id_ = made->first->id;
+  co_return made->first;
 }
 
 awaitable<void> SandboxManager::fill_pool() {

@@ -25,6 +25,7 @@
 namespace kiln::sandbox {
 
 struct CreateRequest {
+  std::string workspace = "default";
   std::string template_name = "default";
   std::optional<std::uint64_t> timeout_s;
   std::string session;
@@ -51,8 +52,9 @@ class SandboxManager {
   // Returns {sandbox, created}; created=false when a live session matched.
   boost::asio::awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> create(
       CreateRequest req);
-  std::shared_ptr<Sandbox> find(const std::string& id);
-  std::vector<std::shared_ptr<Sandbox>> list();
+  // A live sandbox of `workspace`, or null (also for another workspace's).
+  std::shared_ptr<Sandbox> find(const std::string& id, const std::string& workspace);
+  std::vector<std::shared_ptr<Sandbox>> list(const std::string& workspace);
   boost::asio::awaitable<void> destroy(std::string id);
   Status set_timeout(Sandbox& sbx, std::uint64_t timeout_s);
 
@@ -66,6 +68,11 @@ class SandboxManager {
   boost::asio::awaitable<Result<ContextInfo>> resolve_context(std::shared_ptr<Sandbox> sbx,
                                                               const std::string& context_id,
                                                               const std::string& language);
+
+  // A sandbox owned by the daemon itself (workspace "_kiln", which no API
+  // key can name), where /v1/validate runs the language parsers: parsing
+  // untrusted code is jailed like running it.
+  boost::asio::awaitable<Result<std::shared_ptr<Sandbox>>> system_sandbox();
 
   const Config& config() const { return config_; }
   const jail::CgroupLayout& cgroups() const { return layout_; }
@@ -88,7 +95,7 @@ class SandboxManager {
   Config config_;
   jail::CgroupLayout layout_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
-  std::map<std::string, std::string> sessions_;  // session key -> sandbox id
+  std::map<std::string, std::string> sessions_;  // workspace + '\n' + session -> sandbox id
   std::deque<std::shared_ptr<Sandbox>> pool_;
   std::set<int> free_slots_;
   int spawning_ = 0;
@@ -96,6 +103,7 @@ class SandboxManager {
   bool stopping_ = false;
   ManagerStats stats_;
   std::string staging_dir_;
+  std::string system_sandbox_id_;
 };
 
 }  // namespace kiln::sandbox

@@ -31,6 +31,7 @@ struct ContextInfo {
 
 struct Sandbox {
   std::string id;
+  std::string workspace = "default";  // the owner; other workspaces get 404
   std::string template_name = "default";
   std::string session;
   nlohmann::json metadata = nlohmann::json::object();

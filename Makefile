@@ -19,7 +19,7 @@ DEB_TEST := python3-pytest python3-requests bubblewrap python3-ipykernel python3
   iproute2 procps curl
 DEB_ALL := $(DEB_BUILD) $(DEB_SANDBOX) $(DEB_TEST)
 
-.PHONY: setup build run test unit-test api-test runner-test lint format bench clean
+.PHONY: setup build run test unit-test api-test runner-test skills-test lint format bench clean
 
 setup:
 	@missing=""; for p in $(DEB_ALL); do \
@@ -56,12 +56,15 @@ unit-test: build
 	cd $(BUILD) && ./kiln_unit_tests --gtest_brief=1
 
 runner-test: setup
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider runtimes/python/test_runner.py
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider runtimes/python/test_runner.py runtimes/bash/test_runner.py
+
+skills-test: setup
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/skills
 
 api-test: build
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
 
-test: build lint unit-test runner-test api-test
+test: build lint unit-test runner-test skills-test api-test
 
 bench: build
 	/usr/bin/python3 bench/bench.py

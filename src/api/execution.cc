@@ -163,6 +163,7 @@ awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
     throw bad_request("'language' and 'context_id' are exclusive");
   const json env = string_map(body, "env");
   const std::uint64_t tmo = timeout_ms(body, *sbx, config);
+  if (auto q = m.check_quota(sbx->workspace); !q) throw api_error_from(q);
   auto context = co_await m.resolve_context(sbx, context_id, language);
   if (!context) throw api_error_from(context.status());
   if (!m.find(sbx->id, sbx->workspace)) throw not_found("sandbox " + sbx->id + " not found");
@@ -181,6 +182,7 @@ awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
   sbx->active_ms += duration;
   ++sbx->executions;
   ++m.stats().executions;
+  m.record_usage(*sbx);
 
   int execution_count = 0;
   if (relay.end) {
@@ -242,6 +244,7 @@ awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
   if (seg.size() != 4 || method != http::verb::post) throw not_found("no such route");
   json body = ctx.json_body();
   const std::string cmd = required_text(body, "cmd", config.max_code_bytes);
+  if (auto q = m.check_quota(sbx->workspace); !q) throw api_error_from(q);
   std::string stdin_data;
   if (body.contains("stdin") && !body["stdin"].is_null()) {
     if (!body["stdin"].is_string()) throw bad_request("'stdin' must be a string");
@@ -281,6 +284,7 @@ awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
   const std::uint64_t duration = relay.duration_ms();
   sbx->active_ms += duration;
   ++sbx->executions;
+  m.record_usage(*sbx);
   int exit_code = -1;
   bool timed_out = false;
   if (relay.end) {

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "api/auth.h"
+
 namespace kiln::api {
 
 namespace asio = boost::asio;
@@ -16,7 +18,18 @@ ApiError api_error_from(const Status& s) {
     case EAGAIN:
       return ApiError(429, "rate_limited", s.message());
     case EBUSY:
+    case EEXIST:
       return ApiError(409, "conflict", s.message());
+    case EFBIG:
+      return ApiError(413, "too_large", s.message());
+    case EMEDIUMTYPE:
+      return ApiError(415, "unsupported_type", s.message());
+    case EACCES:
+      return ApiError(422, "invalid", s.message());
+    case EDQUOT:
+      return ApiError(402, "quota_exceeded", s.message());
+    case ENOSPC:
+      return ApiError(507, "insufficient_storage", s.message());
     default:
       return ApiError(500, "internal", s.message());
   }
@@ -51,11 +64,22 @@ awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q) {
   co_return std::move(*f);
 }
 
-awaitable<void> dispatch(HttpContext& ctx, Manager& m) {
+awaitable<void> dispatch(HttpContext& ctx, Services& s) {
+  Manager& m = s.manager;
   const auto& seg = ctx.segments();
   if (seg.empty()) throw not_found("no route for /");
-  if (seg[0] == "healthz" || seg[0] == "metrics") co_return co_await handle_ops(ctx, m);
+  if (seg[0] == "healthz") co_return co_await handle_ops(ctx, m);
+  // A signed download link is its own credential (10 minutes, one file).
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "download") {
+    co_return co_await handle_signed_download(ctx, s);
+  }
+  authenticate(ctx, s);
+  if (seg[0] == "metrics") co_return co_await handle_ops(ctx, m);
   if (seg[0] != "v1" || seg.size() < 2) throw not_found("no such route");
+  if (seg[1] == "drive") co_return co_await handle_drive(ctx, s);
+  if (seg[1] == "skills") co_return co_await handle_skills(ctx, s);
+  if (seg[1] == "usage") co_return co_await handle_usage(ctx, s);
+  if (seg[1] == "actions") co_return co_await handle_actions(ctx, s);
   if (seg[1] == "validate" || seg[1] == "test") co_return co_await handle_checks(ctx, m);
   if (seg[1] != "sandboxes") throw not_found("no such route: /" + seg[0] + "/" + seg[1]);
   if (seg.size() <= 3 || seg[3] == "timeout") co_return co_await handle_sandboxes(ctx, m);
@@ -65,6 +89,7 @@ awaitable<void> dispatch(HttpContext& ctx, Manager& m) {
   if (what == "execute") co_return co_await handle_execute(ctx, m, sbx);
   if (what == "commands") co_return co_await handle_commands(ctx, m, sbx);
   if (what == "files") co_return co_await handle_files(ctx, m, sbx);
+  if (what == "upload" || what == "download") co_return co_await handle_transfer(ctx, s, sbx);
   throw not_found("no such route: " + what);
 }
 

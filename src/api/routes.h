@@ -7,13 +7,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/http_context.h"
+#include "api/services.h"
 #include "sandbox/manager.h"
 
 namespace kiln::api {
 
 using Manager = sandbox::SandboxManager;
 
-boost::asio::awaitable<void> dispatch(HttpContext& ctx, Manager& m);
+boost::asio::awaitable<void> dispatch(HttpContext& ctx, Services& s);
 
 boost::asio::awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m);
 boost::asio::awaitable<void> handle_contexts(HttpContext& ctx, Manager& m,
@@ -26,6 +27,13 @@ boost::asio::awaitable<void> handle_files(HttpContext& ctx, Manager& m,
                                           std::shared_ptr<sandbox::Sandbox> sbx);
 boost::asio::awaitable<void> handle_ops(HttpContext& ctx, Manager& m);
 boost::asio::awaitable<void> handle_checks(HttpContext& ctx, Manager& m);
+boost::asio::awaitable<void> handle_drive(HttpContext& ctx, Services& s);
+boost::asio::awaitable<void> handle_transfer(HttpContext& ctx, Services& s,
+                                             std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_skills(HttpContext& ctx, Services& s);
+boost::asio::awaitable<void> handle_usage(HttpContext& ctx, Services& s);
+boost::asio::awaitable<void> handle_actions(HttpContext& ctx, Services& s);
+boost::asio::awaitable<void> handle_signed_download(HttpContext& ctx, Services& s);
 
 // Shared helpers.
 std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext& ctx,

@@ -20,8 +20,8 @@ using asio::awaitable;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
-Server::Server(asio::io_context& io, sandbox::SandboxManager& manager)
-    : io_(io), manager_(manager), acceptor_(io) {}
+Server::Server(asio::io_context& io, Services& services)
+    : io_(io), services_(services), manager_(services.manager), acceptor_(io) {}
 
 Status Server::listen(const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;
@@ -64,7 +64,7 @@ namespace {
 // rest are JSON.
 std::uint64_t body_limit_for(const http::request_parser<http::string_body>& p, const Config& c) {
   std::string target(p.get().target());
-  if (p.get().method() == http::verb::put && target.find("/files/content") != std::string::npos) {
+  if (p.get().method() == http::verb::put && target.find("/content") != std::string::npos) {
     return c.file_cap_bytes;
   }
   return c.max_json_body_bytes;
@@ -140,7 +140,7 @@ awaitable<void> Server::session(tcp::socket socket) {
     try {
       ctx.emplace(stream, req);
       ctxp = &*ctx;
-      co_await dispatch(*ctx, manager_);
+      co_await dispatch(*ctx, services_);
     } catch (const ApiError& e) {
       failure = e;
     } catch (const nlohmann::json::exception& e) {

@@ -9,13 +9,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
+#include "api/services.h"
 #include "sandbox/manager.h"
 
 namespace kiln::api {
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, sandbox::SandboxManager& manager);
+  Server(boost::asio::io_context& io, Services& services);
   // Binds and listens; fails with a clear message (e.g. address in use).
   Status listen(const std::string& host, std::uint16_t port);
   void start();
@@ -27,6 +28,7 @@ class Server {
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
+  Services& services_;
   sandbox::SandboxManager& manager_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;

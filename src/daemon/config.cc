@@ -82,6 +82,34 @@ Result<Config> parse_config(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_flag("!--no-seccomp", c.seccomp, "Disable the seccomp filter (debugging only)");
+  app.add_option("--drive-temporary-ttl-s", c.drive_temporary_ttl_s,
+                 "Lifetime of temporary Drive files")
+      ->capture_default_str();
+  app.add_option("--drive-session-ttl-s", c.drive_session_ttl_s, "Lifetime of session Drive files")
+      ->capture_default_str();
+  app.add_option("--fetch-allow", c.fetch_allowlist,
+                 "Address (CIDR) or host name fileUrl may fetch even though it is loopback/private")
+      ->delimiter(',');
+
+  // Management subcommands share --data-dir with the daemon.
+  app.fallthrough();
+  app.require_subcommand(0, 1);
+  auto* keys = app.add_subcommand("keys", "Manage API keys");
+  keys->require_subcommand(1);
+  auto* kcreate = keys->add_subcommand("create", "Create a key for a workspace (printed once)");
+  kcreate->add_option("--workspace", c.workspace, "Workspace name")->required();
+  kcreate->callback([&c] { c.command = {"keys", "create"}; });
+  auto* klist = keys->add_subcommand("list", "List keys");
+  klist->callback([&c] { c.command = {"keys", "list"}; });
+  auto* krevoke = keys->add_subcommand("revoke", "Revoke a key by id");
+  krevoke->add_option("id", c.key_id, "Key id (key_…)")->required();
+  krevoke->callback([&c] { c.command = {"keys", "revoke"}; });
+  auto* credits = app.add_subcommand("credits", "Manage workspace credits");
+  credits->require_subcommand(1);
+  auto* cset = credits->add_subcommand("set", "Set a workspace's credit balance (active seconds)");
+  cset->add_option("--workspace", c.workspace, "Workspace name")->required();
+  cset->add_option("--seconds", c.credit_seconds, "Balance in billed (active) seconds")->required();
+  cset->callback([&c] { c.command = {"credits", "set"}; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -44,6 +44,18 @@ struct Config {
   std::string cgroup_parent = "kiln";  // one per daemon: start-up cleanup empties it
   std::string log_level = "info";
   bool seccomp = true;
+  // Drive scopes' lifetimes (tests shorten them).
+  std::uint64_t drive_temporary_ttl_s = 600;
+  std::uint64_t drive_session_ttl_s = 86400;
+  // fileUrl fetches may reach these loopback/private addresses or hosts.
+  std::vector<std::string> fetch_allowlist;
+
+  // Management subcommands: {"keys","create"}, {"keys","list"},
+  // {"keys","revoke"}, {"credits","set"}; empty for the daemon itself.
+  std::vector<std::string> command;
+  std::string workspace;
+  std::string key_id;
+  double credit_seconds = 0;
 
   // Derived.
   std::string listen_host;

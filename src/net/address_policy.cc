@@ -305,9 +305,8 @@ Status AddressPolicy::allow(std::string_view entry) {
   while (!e.empty() && std::isspace(static_cast<unsigned char>(e.back()))) e.pop_back();
   e.erase(0, e.find_first_not_of(" \t"));
   boost::system::error_code ec;
-  const bool looks_like_ip =
-      e.find('/') != std::string::npos || e.find(':') != std::string::npos ||
-      (ip::make_address(e, ec), !ec);
+  const bool looks_like_ip = e.find('/') != std::string::npos || e.find(':') != std::string::npos ||
+                             (ip::make_address(e, ec), !ec);
   if (looks_like_ip) {
     Result<Cidr> c = Cidr::parse(e);
     if (!c) return c.status();

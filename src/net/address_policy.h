@@ -27,20 +27,20 @@ namespace kiln::net {
 // What an address is, as far as outbound fetches care. Everything but
 // kPublic is refused unless the allowlist names it.
 enum class AddressClass {
-  kPublic,           // globally routable unicast
-  kLoopback,         // 127/8, ::1
-  kUnspecified,      // 0/8, ::
-  kPrivate,          // RFC 1918, fc00::/7 (ULA), 64:ff9b:1::/48
-  kLinkLocal,        // 169.254/16, fe80::/10
-  kMetadata,         // cloud instance metadata (169.254.169.254, fd00:ec2::254, ...)
-  kCgnat,            // 100.64/10 shared address space
-  kMulticast,        // 224/4, ff00::/8
-  kBroadcast,        // 255.255.255.255
-  kReserved,         // 240/4, unallocated IPv6, deprecated forms, 6to4 relay anycast
-  kDocumentation,    // TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20
-  kBenchmarking,     // 198.18/15, 2001:2::/48
+  kPublic,              // globally routable unicast
+  kLoopback,            // 127/8, ::1
+  kUnspecified,         // 0/8, ::
+  kPrivate,             // RFC 1918, fc00::/7 (ULA), 64:ff9b:1::/48
+  kLinkLocal,           // 169.254/16, fe80::/10
+  kMetadata,            // cloud instance metadata (169.254.169.254, fd00:ec2::254, ...)
+  kCgnat,               // 100.64/10 shared address space
+  kMulticast,           // 224/4, ff00::/8
+  kBroadcast,           // 255.255.255.255
+  kReserved,            // 240/4, unallocated IPv6, deprecated forms, 6to4 relay anycast
+  kDocumentation,       // TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20
+  kBenchmarking,        // 198.18/15, 2001:2::/48
   kProtocolAssignment,  // 192.0.0/24, 2001::/23 (IETF protocol assignments)
-  kSiteLocal,        // fec0::/10 (deprecated)
+  kSiteLocal,           // fec0::/10 (deprecated)
 };
 
 // Short stable name, e.g. "loopback", "link-local", "metadata", "cgnat".

@@ -26,9 +26,9 @@
 namespace kiln::net {
 
 struct FetchOptions {
-  AddressPolicy policy;                          // default: public addresses only
+  AddressPolicy policy;                               // default: public addresses only
   std::uint64_t max_bytes = std::uint64_t{50} << 20;  // body cap (50 MiB)
-  std::chrono::milliseconds timeout{30000};      // for the whole fetch, redirects included
+  std::chrono::milliseconds timeout{30000};           // for the whole fetch, redirects included
   int max_redirects = 5;
   std::string user_agent = "kiln-fetch/1";
   // Extra PEM trust anchors added to the system store; lets tests and
@@ -41,7 +41,7 @@ struct FetchResult {
   int status = 0;            // final HTTP status (2xx)
   std::string content_type;  // as sent, may be empty
   std::string body;
-  std::string file_name;     // see file_name_for(); never empty
+  std::string file_name;  // see file_name_for(); never empty
 };
 
 // Fetches `url`. Errors (Status::error_number()):

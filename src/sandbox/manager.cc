@@ -284,6 +284,11 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
   sandboxes_[sbx->id] = sbx;
   if (!req.session.empty()) sessions_[session_key] = sbx->id;
   ++stats_.created;
+  if (ledger_) {
+    if (auto s = ledger_->open_sandbox(sbx->id, sbx->workspace, sbx->created_at); !s) {
+      spdlog::error("event=ledger_error id={} error=\"{}\"", sbx->id, s.message());
+    }
+  }
   spdlog::info("event=sandbox_created id={} slot={} pool={} session=\"{}\"", sbx->id, sbx->slot,
                sbx->contexts.empty() ? "no" : "yes", sbx->session);
   asio::co_spawn(io_, fill_pool(), asio::detached);
@@ -331,6 +336,12 @@ awaitable<void> SandboxManager::teardown(std::shared_ptr<Sandbox> sbx) {
     if (it != sessions_.end() && it->second == sbx->id) sessions_.erase(it);
   }
   if (sbx->conn) sbx->conn->close();
+  if (ledger_ && sbx->created_at.time_since_epoch().count() != 0) {
+    record_usage(*sbx);  // cgroup counters are still readable here
+    if (auto s = ledger_->close_sandbox(sbx->id, SystemClock::now()); !s) {
+      spdlog::error("event=ledger_error id={} error=\"{}\"", sbx->id, s.message());
+    }
+  }
   // Killing PID 1 of the sandbox's pid namespace makes the kernel kill every
   // other process in it; the cgroup kill below catches any straggler.
   if (sbx->init_pid > 0) {
@@ -377,6 +388,39 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::system_sandbox() {
   if (!made) co_return made.status();
   system_sandbox_id_ = made->first->id;
   co_return made->first;
+}
+
+void SandboxManager::record_usage(Sandbox& sbx) {
+  if (!ledger_ || sbx.created_at.time_since_epoch().count() == 0) return;  // pool: not handed out
+  storage::UsageTotals t;
+  t.active_ms = static_cast<std::int64_t>(sbx.active_ms);
+  t.executions = static_cast<std::int64_t>(sbx.executions);
+  if (sbx.cgroup) {
+    if (auto u = sbx.cgroup->usage()) {
+      // Keep the largest figures seen: a restarted context must not make
+      // the peak or the CPU total go down.
+      sbx.cpu_ms_seen = std::max<std::uint64_t>(sbx.cpu_ms_seen, u->cpu_usage_ns / 1000000);
+      sbx.memory_peak_seen = std::max<std::uint64_t>(sbx.memory_peak_seen, u->memory_peak_bytes);
+    }
+  }
+  t.cpu_ms = static_cast<std::int64_t>(sbx.cpu_ms_seen);
+  t.memory_peak_bytes = static_cast<std::int64_t>(sbx.memory_peak_seen);
+  if (auto s = ledger_->update(sbx.id, t, SystemClock::now()); !s) {
+    spdlog::error("event=ledger_error id={} error=\"{}\"", sbx.id, s.message());
+  }
+}
+
+Status SandboxManager::check_quota(const std::string& workspace) {
+  if (!ledger_) return Status::ok();
+  auto spent = ledger_->quota_exhausted(workspace);
+  if (!spent) return spent.status();
+  if (*spent) {
+    return Status::error(
+        "workspace " + workspace +
+            " has used all its credits; ask an operator to add more (kilnd credits set)",
+        EDQUOT);
+  }
+  return Status::ok();
 }
 
 awaitable<void> SandboxManager::fill_pool() {

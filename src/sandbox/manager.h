@@ -21,6 +21,7 @@
 #include "daemon/config.h"
 #include "jail/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "storage/ledger.h"
 
 namespace kiln::sandbox {
 
@@ -74,6 +75,13 @@ class SandboxManager {
   // untrusted code is jailed like running it.
   boost::asio::awaitable<Result<std::shared_ptr<Sandbox>>> system_sandbox();
 
+  // Usage metering: every handed-out sandbox gets a ledger row, updated with
+  // absolute totals after each run and closed when it ends.
+  void set_ledger(storage::Ledger* ledger) { ledger_ = ledger; }
+  void record_usage(Sandbox& sbx);
+  // EDQUOT when the workspace's credits are spent (402 quota_exceeded).
+  Status check_quota(const std::string& workspace);
+
   const Config& config() const { return config_; }
   const jail::CgroupLayout& cgroups() const { return layout_; }
   ManagerStats& stats() { return stats_; }
@@ -104,6 +112,7 @@ class SandboxManager {
   ManagerStats stats_;
   std::string staging_dir_;
   std::string system_sandbox_id_;
+  storage::Ledger* ledger_ = nullptr;
 };
 
 }  // namespace kiln::sandbox

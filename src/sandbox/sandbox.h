@@ -48,6 +48,8 @@ struct Sandbox {
   std::uint64_t active_ms = 0;
   std::uint64_t executions = 0;
   std::uint64_t oom_kills_seen = 0;
+  std::uint64_t cpu_ms_seen = 0;
+  std::uint64_t memory_peak_seen = 0;
   bool ending = false;
 
   bool expired(SystemClock::time_point now = SystemClock::now()) const { return now >= expires_at; }

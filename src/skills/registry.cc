@@ -42,8 +42,8 @@ int open_beneath_nofollow(int dirfd, const std::string& relpath, int flags) {
   std::size_t start = 0;
   while (true) {
     std::size_t slash = relpath.find('/', start);
-    std::string part = relpath.substr(start, slash == std::string::npos ? std::string::npos
-                                                                         : slash - start);
+    std::string part =
+        relpath.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (slash == std::string::npos) {
       return ::openat(at, part.c_str(), flags | O_NOFOLLOW);
     }
@@ -176,7 +176,8 @@ Result<FrontMatter> parse_skill_md(std::string_view text) {
         return Status::error(std::string("front matter '") + key + "' is not a string", EINVAL);
       }
       std::string s = v.as<std::string>();
-      if (s.empty()) return Status::error(std::string("front matter '") + key + "' is empty", EINVAL);
+      if (s.empty())
+        return Status::error(std::string("front matter '") + key + "' is empty", EINVAL);
       (key[0] == 'n' ? fm.name : fm.description) = std::move(s);
     }
   } catch (const YAML::Exception& e) {
@@ -185,7 +186,8 @@ Result<FrontMatter> parse_skill_md(std::string_view text) {
     return Status::error(std::string("invalid front matter: ") + e.what(), EINVAL);
   }
   // Trim surrounding whitespace in the description (folded scalars end in \n).
-  while (!fm.description.empty() && std::isspace(static_cast<unsigned char>(fm.description.back()))) {
+  while (!fm.description.empty() &&
+         std::isspace(static_cast<unsigned char>(fm.description.back()))) {
     fm.description.pop_back();
   }
   std::string_view body = text.substr(body_start);
@@ -235,7 +237,8 @@ void walk(int dirfd, const std::string& prefix, int depth, std::vector<std::stri
       out.push_back(prefix + n);
     } else if (S_ISDIR(st.st_mode)) {
       if (depth + 1 >= kMaxListDepth) {
-        warnings.push_back("skill " + skill + ": " + prefix + n + " is nested too deep; not listed");
+        warnings.push_back("skill " + skill + ": " + prefix + n +
+                           " is nested too deep; not listed");
         continue;
       }
       int sub = ::openat(::dirfd(d), n.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -325,7 +328,8 @@ Result<SkillRegistry> SkillRegistry::load(const std::string& dir) {
       skip(sdir.status().message());
       continue;
     }
-    auto md_fd = open_beneath(sdir->get(), "SKILL.md", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    auto md_fd =
+        open_beneath(sdir->get(), "SKILL.md", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (!md_fd) {
       skip(md_fd.status().error_number() == ENOENT ? "no SKILL.md" : md_fd.status().message());
       continue;

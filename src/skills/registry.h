@@ -57,7 +57,7 @@ struct Skill {
   // Every regular file in the folder, relative paths ("SKILL.md",
   // "templates/a.py"), sorted; dotfiles, __pycache__ and symlinks excluded.
   std::vector<std::string> files;
-  std::string dir;  // absolute host path of the skill folder
+  std::string dir;  // host path of the skill folder: <skills dir as loaded>/<name>
 };
 
 class SkillRegistry {

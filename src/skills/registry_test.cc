@@ -226,7 +226,7 @@ TEST_F(SkillRegistryTest, ReadFileRefusesSymlinksOutOfTheSkill) {
   fs::create_symlink("real.txt", dir_ / "s" / "alias");  // stays inside: allowed
   SkillRegistry reg = load();
 
-  for (const std::string& bad : {"passwd", "up", "sub/sibling", "etc/passwd", "magic"}) {
+  for (const char* bad : {"passwd", "up", "sub/sibling", "etc/passwd", "magic"}) {
     auto r = reg.read_file("s", bad, 1 << 20);
     ASSERT_FALSE(r.is_ok()) << "symlink escape accepted: " << bad << " -> " << *r;
     EXPECT_EQ(r.status().error_number(), EINVAL) << bad << ": " << r.status().message();
@@ -265,7 +265,8 @@ TEST(BuiltinSkills, RepoSkillsFolderLoadsWithoutWarnings) {
   EXPECT_TRUE(r->warnings().empty()) << r->warnings().front();
   std::vector<std::string> names;
   for (const auto& s : r->list()) names.push_back(s.name);
-  for (const char* want : {"charts", "data-analysis", "excel-report", "pdf-report", "process-file"}) {
+  for (const char* want :
+       {"charts", "data-analysis", "excel-report", "pdf-report", "process-file"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
   auto pf = r->get("process-file");

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KILND = os.path.join(ROOT, "build", "kilnd")
+# KILN_KILND picks another build (make test-asan runs the suite on build-asan).
+KILND = os.environ.get("KILN_KILND", os.path.join(ROOT, "build", "kilnd"))
 _counter = itertools.count()
 
 

@@ -15,7 +15,7 @@ DEB_BUILD := build-essential cmake ninja-build pkg-config clang-format clang-tid
   libssl-dev libyaml-cpp-dev
 DEB_SANDBOX := python3 python3-numpy python3-pandas python3-matplotlib python3-openpyxl \
   python3-xlrd python3-scipy python3-pil python3-reportlab
-DEB_TEST := python3-pytest python3-requests bubblewrap python3-ipykernel python3-jupyter-client \
+DEB_TEST := nodejs python3-pytest python3-requests bubblewrap python3-ipykernel python3-jupyter-client \
   iproute2 procps curl
 DEB_ALL := $(DEB_BUILD) $(DEB_SANDBOX) $(DEB_TEST)
 
@@ -29,6 +29,12 @@ setup:
 	  echo "setup: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "setup: all packages present"; fi
+	@# The TypeScript compiler and acorn for the node runner, from the lockfile
+	@# (npm ships with some Node.js builds; Debian's comes as its own package).
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+	@if [ ! -d runtimes/node/node_modules ] || [ runtimes/node/package-lock.json -nt runtimes/node/node_modules ]; then \
+	  echo "setup: npm ci --prefix runtimes/node"; npm ci --prefix runtimes/node --no-audit --no-fund --loglevel=error && touch runtimes/node/node_modules; \
+	fi
 
 build: setup
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -56,7 +62,7 @@ unit-test: build
 	cd $(BUILD) && ./kiln_unit_tests --gtest_brief=1
 
 runner-test: setup
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider runtimes/python/test_runner.py runtimes/bash/test_runner.py
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider runtimes/python/test_runner.py runtimes/bash/test_runner.py runtimes/node/test_runner.py
 
 skills-test: setup
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/skills

@@ -254,9 +254,11 @@ class Agent {
   void flush_truncation(OutputBudget& b) {
     for (int s = 0; s < 2; ++s) {
       if (b.dropped[s] == 0) continue;
+      // A notice of its own (not glued to the user's last line).
       send({{"op", s == 0 ? "stdout" : "stderr"},
             {"rid", b.rid},
-            {"text", "\n[kiln: output truncated at " + std::to_string(b.cap) + " bytes; " +
+            {"notice", true},
+            {"text", "[kiln: output truncated at " + std::to_string(b.cap) + " bytes; " +
                          std::to_string(b.dropped[s]) + " bytes dropped]\n"}});
     }
   }

@@ -14,6 +14,21 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Output arrives in whatever pieces the program wrote; a whole answer gives
+// it as lines (each with its newline; a last partial line as is).
+json split_lines(const std::string& text, const std::string& notice) {
+  json out = json::array();
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto nl = text.find('\n', start);
+    const std::size_t end = nl == std::string::npos ? text.size() : nl + 1;
+    out.push_back(text.substr(start, end - start));
+    start = end;
+  }
+  if (!notice.empty()) out.push_back(notice);
+  return out;
+}
+
 std::string now_str() { return sandbox::rfc3339(sandbox::SystemClock::now()); }
 
 json string_map(const json& body, const char* key) {
@@ -68,8 +83,9 @@ struct RunRelay {
   bool streaming;
   bool started = false;
   Clock::time_point t0 = Clock::now();
-  json stdout_items = json::array(), stderr_items = json::array(), results = json::array();
+  json results = json::array();
   std::string stdout_text, stderr_text;
+  std::string stdout_notice, stderr_notice;  // "output truncated", kept as the last item
   json error = nullptr;
   std::optional<protocol::Frame> end;
 
@@ -104,8 +120,11 @@ struct RunRelay {
       const std::string op = f->msg.value("op", "");
       if (op == "stdout" || op == "stderr") {
         const std::string text = f->msg.value("text", "");
-        (op == "stdout" ? stdout_items : stderr_items).push_back(text);
-        (op == "stdout" ? stdout_text : stderr_text) += text;
+        if (f->msg.value("notice", false)) {
+          (op == "stdout" ? stdout_notice : stderr_notice) = text;
+        } else {
+          (op == "stdout" ? stdout_text : stderr_text) += text;
+        }
         nlohmann::json lit2_ = {{"type", op}, {"text", text}, {"timestamp", now_str()}};
         co_await emit(lit2_);
       } else if (op == "result") {
@@ -204,7 +223,9 @@ awaitable<void> handle_execute(HttpContext& ctx, Manager& m,
     co_return co_await ctx.end_stream();
   }
   json response = {{"results", relay.results},
-                   {"logs", {{"stdout", relay.stdout_items}, {"stderr", relay.stderr_items}}},
+                   {"logs",
+                    {{"stdout", split_lines(relay.stdout_text, relay.stdout_notice)},
+                     {"stderr", split_lines(relay.stderr_text, relay.stderr_notice)}}},
                    {"error", relay.error},
                    {"execution_count", execution_count},
                    {"duration_ms", duration}};
@@ -297,9 +318,13 @@ awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
     co_await relay.emit(end);
     co_return co_await ctx.end_stream();
   }
+  auto with_notice = [](const std::string& text, const std::string& notice) {
+    if (notice.empty()) return text;
+    return text + (text.empty() || text.back() == '\n' ? "" : "\n") + notice;
+  };
   json out = {{"exit_code", exit_code},
-              {"stdout", relay.stdout_text},
-              {"stderr", relay.stderr_text},
+              {"stdout", with_notice(relay.stdout_text, relay.stdout_notice)},
+              {"stderr", with_notice(relay.stderr_text, relay.stderr_notice)},
               {"duration_ms", duration}};
   if (timed_out) out["error"] = "timeout";
   co_return co_await ctx.send_json(200, out);

@@ -25,7 +25,7 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-METRICS = ("rtt", "create", "throughput", "memory", "create_rate")
+METRICS = ("rtt", "create", "throughput", "memory", "create_rate", "languages")
 UID_SPAN = 200  # processes of a daemon's sandboxes run as uid_base .. uid_base+199
 
 BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
@@ -604,6 +604,47 @@ class Bench:
         self.put("creates_per_s_4conc", conc, "creates/s", sandboxes=n, workers=workers)
         log(f"creates/s (cold): sequential {seq:.1f}, 4 concurrent {conc:.1f}")
 
+    # 6. per language: context start-up (create context -> first result)
+    #    and warm round trip of a trivial expression in that context.
+    LANG_CODE = {"python": ("x = 1", "x"), "javascript": ("var x = 1", "x"),
+                 "typescript": ("var x: number = 1", "x"), "bash": ("x=1", "echo $x")}
+
+    def languages(self, d):
+        sid = d.create()["id"]
+        c = d.client
+        n_start = 3 if self.a.quick else 10
+        n_rtt = 100 if self.a.quick else 500
+        for lang, (setup, probe) in self.LANG_CODE.items():
+            starts = []
+            for _ in range(n_start):
+                t0 = time.perf_counter()
+                ctx = c.call("POST", f"/v1/sandboxes/{sid}/contexts", {"language": lang},
+                             expect=(201,))
+                r = c.call("POST", f"/v1/sandboxes/{sid}/execute",
+                           {"code": setup, "context_id": ctx["id"]})
+                starts.append(time.perf_counter() - t0)
+                if r["error"] is not None:
+                    raise RuntimeError(f"{lang}: {r['error']}")
+                c.call("DELETE", f"/v1/sandboxes/{sid}/contexts/{ctx['id']}", expect=(204,))
+            ctx = c.call("POST", f"/v1/sandboxes/{sid}/contexts", {"language": lang}, expect=(201,))
+            c.call("POST", f"/v1/sandboxes/{sid}/execute", {"code": setup, "context_id": ctx["id"]})
+            body = json.dumps({"code": probe, "context_id": ctx["id"]}).encode()
+            path = f"/v1/sandboxes/{sid}/execute"
+            for _ in range(20):
+                c.raw("POST", path, body)
+            rtts = []
+            for _ in range(n_rtt):
+                t0 = time.perf_counter()
+                status, data = c.raw("POST", path, body)
+                rtts.append(time.perf_counter() - t0)
+                if status != 200:
+                    raise RuntimeError(f"{lang} execute -> {status}")
+            st, rt = summary_ms(starts), summary_ms(rtts)
+            self.put(f"lang_{lang}_start_p50_ms", st["p50"], "ms", p99=st["p99"], n=st["n"])
+            self.put(f"lang_{lang}_rtt_p50_ms", rt["p50"], "ms", p99=rt["p99"], n=rt["n"])
+            log(f"{lang}: context start p50 {st['p50']:.1f} ms, warm rtt p50 {rt['p50']:.3f} ms")
+        d.delete(sid)
+
     # ------------------------------------------------------------ driver
     def run(self, only):
         want = set(only)
@@ -617,6 +658,10 @@ class Bench:
                     self.refill_stall(d, samples=3 if self.a.quick else 5)
                 if "throughput" in want:
                     self.throughput(d)
+                self.stop_daemon(d)
+            if "languages" in want:
+                d = self.daemon(1, "languages")
+                self.languages(d)
                 self.stop_daemon(d)
             if want & {"create", "memory", "create_rate"}:
                 d = self.daemon(0, "cold")
@@ -745,6 +790,12 @@ def table(res, nproc):
     if "creates_per_s_seq" in res:
         row("sandbox creates/s, cold, sequential", v("creates_per_s_seq"), fmt="{:.1f}")
         row("sandbox creates/s, cold, 4 concurrent", v("creates_per_s_4conc"), fmt="{:.1f}")
+
+    for lang in ("python", "javascript", "typescript", "bash"):
+        if f"lang_{lang}_start_p50_ms" in res:
+            row(f"{lang}: context start -> first result p50 (ms)", v(f"lang_{lang}_start_p50_ms"),
+                fmt="{:.1f}")
+            row(f"{lang}: warm round trip p50 (ms)", v(f"lang_{lang}_rtt_p50_ms"), fmt="{:.3f}")
 
     def f(x, fmt):
         return "-" if x is None else fmt.format(x)

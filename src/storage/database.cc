@@ -56,9 +56,9 @@ int errno_for(sqlite3* db, int rc) {
 }  // namespace
 
 Status sqlite_error(sqlite3* db, int rc, std::string_view call, std::string_view sql) {
-  std::string msg(call);
-  msg += "(" + abbreviate(sql) + "): ";
-  msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string msg;
+  msg.append(call).append("(").append(abbreviate(sql)).append("): ");
+  msg.append(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   return Status::error(std::move(msg), errno_for(db, rc));
 }
 

@@ -64,13 +64,22 @@ std::string supported_kinds() {
   return out;
 }
 
+// Source files of languages whose scripts often start with a #! line; for
+// them that line is ordinary, not a disguised shell script.
+bool is_source_code(std::string_view ext) {
+  for (auto e : {"py", "js", "mjs", "cjs", "ts", "r", "rb", "pl", "php", "jl", "lua"}) {
+    if (ext == e) return true;
+  }
+  return false;
+}
+
 // Returns the reason when the content is an executable image or script.
-std::string_view sniff_executable(std::string_view b) {
+std::string_view sniff_executable(std::string_view b, std::string_view ext) {
   auto starts = [&](std::string_view magic) { return b.substr(0, magic.size()) == magic; };
   if (starts("\x7f"
              "ELF"))
     return "an ELF executable or library";
-  if (starts("#!")) return "a script (starts with #!)";
+  if (starts("#!") && !is_source_code(ext)) return "a script (starts with #!)";
   // Mach-O 32/64-bit in both byte orders, and universal ("fat") binaries.
   // 0xCAFEBABE is also a Java class file, which is refused anyway.
   static constexpr std::string_view kMachO[] = {
@@ -102,7 +111,10 @@ Status check_drive_type(std::string_view path, std::string_view first_bytes) {
   for (const Blocked& b : kBlocked) {
     for (auto e : b.extensions) {
       if (e == ext) {
-        return refuse("'." + ext + "' files are not allowed in Drive: " + std::string(b.reason));
+        return refuse(std::string("'.")
+                          .append(ext)
+                          .append("' files are not allowed in Drive: ")
+                          .append(b.reason));
       }
     }
   }
@@ -111,12 +123,13 @@ Status check_drive_type(std::string_view path, std::string_view first_bytes) {
     for (auto e : k.extensions) allowed = allowed || e == ext;
   }
   if (!allowed) {
-    std::string what = ext.empty() ? "files without an extension are" : "'." + ext + "' files are";
-    return refuse("unsupported type: " + what +
+    std::string what = ext.empty() ? std::string("files without an extension are")
+                                   : std::string("'.").append(ext).append("' files are");
+    return refuse(std::string("unsupported type: ") + what +
                   " not accepted in Drive; supported: " + supported_kinds());
   }
-  if (std::string_view why = sniff_executable(first_bytes); !why.empty()) {
-    return refuse("'" + std::string(name) + "' is not allowed in Drive: its content is " +
+  if (std::string_view why = sniff_executable(first_bytes, ext); !why.empty()) {
+    return refuse(std::string("'").append(name) + "' is not allowed in Drive: its content is " +
                   std::string(why));
   }
   return Status::ok();

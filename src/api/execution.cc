@@ -139,13 +139,7 @@ struct RunRelay {
       } else if (op == "reply") {
         ctx.stop_watching();
         // Refused before it ran: busy context, unknown context, ...
-        const std::string code = f->msg.value("code", "internal");
-        const std::string message = f->msg.value("message", "refused");
-        int status = code == "conflict"      ? 409
-                     : code == "not_found"   ? 404
-                     : code == "bad_request" ? 400
-                                             : 500;
-        throw ApiError(status, code, message);
+        throw refusal_from(*f);
       } else if (op == "end") {
         end = std::move(*f);
         break;

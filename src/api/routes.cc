@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include <cerrno>
+#include <map>
 
 #include "api/auth.h"
 
@@ -42,25 +43,22 @@ std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext&
   return s;
 }
 
+ApiError refusal_from(const protocol::Frame& reply) {
+  static const std::map<std::string, int> kStatus = {{"bad_request", 400},
+                                                     {"not_found", 404},
+                                                     {"conflict", 409},
+                                                     {"too_large", 413},
+                                                     {"insufficient_storage", 507}};
+  const std::string code = reply.msg.value("code", "internal");
+  auto it = kStatus.find(code);
+  return ApiError(it == kStatus.end() ? 500 : it->second, code,
+                  reply.msg.value("message", "request failed"));
+}
+
 awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q) {
   auto f = co_await q->pop();
   if (!f) throw ApiError(503, "unavailable", "the sandbox ended while handling the request");
-  if (!f->msg.value("ok", false)) {
-    const std::string code = f->msg.value("code", "internal");
-    const std::string message = f->msg.value("message", "request failed");
-    int status = 500;
-    if (code == "not_found")
-      status = 404;
-    else if (code == "bad_request")
-      status = 400;
-    else if (code == "too_large")
-      status = 413;
-    else if (code == "conflict")
-      status = 409;
-    else if (code == "insufficient_storage")
-      status = 507;
-    throw ApiError(status, code, message);
-  }
+  if (!f->msg.value("ok", false)) throw refusal_from(*f);
   co_return std::move(*f);
 }
 

@@ -40,6 +40,8 @@ std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext&
                                                   const std::string& id);
 // Maps a Status from the manager to an ApiError by its errno class.
 ApiError api_error_from(const Status& s);
+// The API error for a refusal from kiln-init ({"ok": false, "code", "message"}).
+ApiError refusal_from(const protocol::Frame& reply);
 // Awaits a single reply frame; throws the mapped ApiError on failure.
 boost::asio::awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q);
 

@@ -19,7 +19,7 @@ DEB_TEST := nodejs python3-pytest python3-requests bubblewrap python3-ipykernel 
   iproute2 procps curl
 DEB_ALL := $(DEB_BUILD) $(DEB_SANDBOX) $(DEB_TEST)
 
-.PHONY: setup build run test unit-test api-test runner-test skills-test lint format bench clean
+.PHONY: setup build run test unit-test api-test runner-test skills-test security-test lint format bench clean
 
 setup:
 	@missing=""; for p in $(DEB_ALL); do \
@@ -70,7 +70,11 @@ skills-test: setup
 api-test: build
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
 
-test: build lint unit-test runner-test skills-test api-test
+# The escape suite prints its probe table and "N probes, N blocked".
+security-test: build
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/security
+
+test: build lint unit-test runner-test skills-test api-test security-test
 
 bench: build
 	/usr/bin/python3 bench/bench.py

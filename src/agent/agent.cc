@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -154,6 +155,15 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     ::dup2(o[1], 1);
     ::dup2(e[1], 2);
     ::close_range(extra_fd >= 0 ? 4 : 3, ~0U, 0);
+    // Memory limits must kill the code, never PID 1 (its death ends the
+    // sandbox): what kiln-init starts is the OOM killer's first choice.
+    // (kiln-init is undumpable, which makes its children's /proc files
+    // root's until execve; the child becomes dumpable again to write it.)
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (int adj = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); adj >= 0) {
+      (void)!::write(adj, "500", 3);
+      ::close(adj);
+    }
     if (::chdir(cwd.c_str()) != 0) (void)!::chdir("/home/user");
     ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
@@ -563,8 +573,16 @@ class Agent {
       auto it = runners_.find(msg.value("ctx", ""));
       if (it == runners_.end()) return reply_error(rid, "not_found", "no such context");
       Runner& r = *it->second;
-      if (r.failed)
-        return reply_error(rid, "internal", "the context's runner failed to start; restart it");
+      if (r.failed) {
+        // It died while starting (say, the sandbox was out of memory then):
+        // try once more for this execution before giving up on it.
+        std::string why;
+        r.failed = false;
+        if (!start_runner(r, why)) {
+          r.failed = true;
+          return reply_error(rid, "internal", "the context's runner failed to start: " + why);
+        }
+      }
       if (r.busy) return reply_error(rid, "conflict", "the context is running another execution");
       r.busy = true;
       r.run = OutputBudget{};

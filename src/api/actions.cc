@@ -77,7 +77,9 @@ awaitable<std::map<std::string, std::string>> snapshot(std::shared_ptr<sandbox::
                                                        const std::string& dir) {
   std::map<std::string, std::string> out;
   auto listed = co_await sandbox::run_command(
-      sbx, "find " + dir + " -xdev -type f -printf '%P\\t%s %T@\\n' 2>/dev/null", "", 30000);
+      sbx, "find " + dir + " -xdev -type f -printf '%P\\t%s %T@\\n' 2>/dev/null", "", 30000,
+      "/home/user",
+      /*metered=*/false);
   if (!listed) co_return out;
   std::size_t start = 0;
   const std::string& text = listed->stdout_text;

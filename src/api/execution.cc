@@ -306,6 +306,13 @@ awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
     exit_code = relay.end->msg.value("exit_code", -1);
     timed_out = relay.end->msg.value("timed_out", false);
   }
+  if (!relay.end && !relay.streaming) {
+    // kiln-init went away mid-command: the sandbox is gone with it.
+    throw ApiError(
+        503, "unavailable",
+        "the sandbox ended during the command (its init process died; if it ran out of "
+        "memory, note that files in /tmp, /home/user and /dev/shm count toward memory_mb)");
+  }
   if (relay.streaming) {
     json end = {{"type", "end"}, {"exit_code", exit_code}, {"duration_ms", duration}};
     if (timed_out) end["error"] = "timeout";

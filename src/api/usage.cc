@@ -35,8 +35,10 @@ awaitable<void> handle_usage(HttpContext& ctx, Services& s) {
   if (s.ledger == nullptr) throw ApiError(503, "unavailable", "usage metering is not configured");
   const auto from =
       ctx.has_query("from") ? parse_time(ctx.query("from"), "from") : storage::TimePoint{};
-  const auto to = ctx.has_query("to") ? parse_time(ctx.query("to"), "to")
-                                      : std::chrono::system_clock::now() + std::chrono::hours(24);
+  // No 'to': everything from 'from' on (a year 2100 bound keeps the
+  // millisecond arithmetic far from overflow).
+  const auto to =
+      ctx.has_query("to") ? parse_time(ctx.query("to"), "to") : parse_time("2100-01-01", "to");
   if (to < from) throw bad_request("'to' is before 'from'");
   // Live sandboxes' latest totals first, so the answer includes them.
   for (auto& sbx : s.manager.list(ctx.workspace())) s.manager.record_usage(*sbx);

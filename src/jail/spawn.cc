@@ -127,6 +127,17 @@ Result<int> open_path(const std::string& path, int flags) {
 
 }  // namespace
 
+Status write_oom_score_adj(pid_t pid, int value) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/oom_score_adj";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::from_errno("open(" + path + ")");
+  const std::string v = std::to_string(value);
+  if (::write(fd.get(), v.data(), v.size()) != static_cast<ssize_t>(v.size())) {
+    return Status::from_errno("write(" + path + ")");
+  }
+  return Status::ok();
+}
+
 Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
   if (spec.host_uid == 0 || spec.host_gid == 0)
     return Status::error("refusing to map a sandbox to host root");
@@ -173,6 +184,12 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
   if (spec.attach) {
     if (auto s = spec.attach(proc.pid); !s) return fail(s);
   }
+  // When the sandbox runs out of memory the kernel must kill the code, not
+  // PID 1 (whose death ends the whole sandbox). Exempting kiln-init needs
+  // CAP_SYS_RESOURCE, which some hosts withhold even from root, so it is
+  // best effort; kiln-init also raises everything it starts to +500, which
+  // needs no privilege and makes any of them the victim before itself.
+  (void)write_oom_score_adj(proc.pid, -1000);
   if (::write(sync_w.get(), "g", 1) != 1) return fail(Status::from_errno("write(sync)"));
   sync_w.reset();
   proc.control = std::move(parent_end);

@@ -57,6 +57,9 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec);
 // Interprets what the child wrote to setup_result (empty: success).
 Status setup_status(const std::string& child_message);
 
+// Writes /proc/<pid>/oom_score_adj (kilnd exempts each sandbox's PID 1).
+Status write_oom_score_adj(pid_t pid, int value);
+
 // Blocking convenience: waits for the child's checklist to finish.
 Status read_setup_result(JailedProcess& proc);
 

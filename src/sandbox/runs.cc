@@ -41,17 +41,20 @@ asio::awaitable<Collected> collect(std::shared_ptr<FrameQueue> q) {
 
 asio::awaitable<Result<CommandOutcome>> run_command(std::shared_ptr<Sandbox> sbx, std::string cmd,
                                                     std::string stdin_data,
-                                                    std::uint64_t timeout_ms, std::string cwd) {
+                                                    std::uint64_t timeout_ms, std::string cwd,
+                                                    bool metered) {
   const auto t0 = std::chrono::steady_clock::now();
   json msg = {{"op", "cmd"},           {"cmd", cmd},          {"cwd", cwd},
               {"env", sbx->env},       {"background", false}, {"timeout_ms", timeout_ms},
               {"output_cap", 8u << 20}};
   auto q = sbx->conn->open(msg, std::move(stdin_data));
   Collected c = co_await collect(q);
-  sbx->active_ms += static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-          .count());
-  ++sbx->executions;
+  if (metered) {
+    sbx->active_ms += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+    ++sbx->executions;
+  }
   if (c.refused) co_return Status::error(c.refused->msg.value("message", "command refused"), EIO);
   if (!c.end) co_return Status::error("the sandbox ended during the command", EIO);
   CommandOutcome out;

@@ -26,11 +26,13 @@ struct CodeOutcome {
 };
 
 // A foreground /bin/sh -c command with `stdin_data`; fails only if the
-// sandbox is gone or refused the command.
+// sandbox is gone or refused the command. `metered` = false for the
+// daemon's own bookkeeping commands (not billed, not counted).
 boost::asio::awaitable<Result<CommandOutcome>> run_command(std::shared_ptr<Sandbox> sbx,
                                                            std::string cmd, std::string stdin_data,
                                                            std::uint64_t timeout_ms,
-                                                           std::string cwd = "/home/user");
+                                                           std::string cwd = "/home/user",
+                                                           bool metered = true);
 
 // Code in context `ctx_id`; counts toward the sandbox's usage.
 boost::asio::awaitable<Result<CodeOutcome>> run_code(std::shared_ptr<Sandbox> sbx,

@@ -199,7 +199,11 @@ Result<Database> Database::open(const std::string& path) {
 
   // FULL (not NORMAL) in WAL mode fsyncs the WAL on every commit: an
   // acknowledged write survives power loss, not only a process crash.
-  Status s = out.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  // journal_size_limit: after a checkpoint the WAL is cut back to 4 MiB
+  // rather than keeping its largest size, so it cannot hold on to the space
+  // a nearly full disk needs.
+  Status s = out.exec(
+      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=4194304;");
   if (!s) return s;
   return out;
 }

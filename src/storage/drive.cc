@@ -1,11 +1,15 @@
 #include "storage/drive.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <set>
 #include <utility>
 
+#include "common/unique_fd.h"
 #include "storage/crypto.h"
 #include "storage/drive_path.h"
 #include "storage/file_types.h"
@@ -280,6 +284,56 @@ Result<std::vector<DriveFile>> Drive::list(std::string_view workspace, std::stri
 }
 
 Status Drive::remove(std::string_view workspace, std::string_view path) {
+  Status s = remove_once(workspace, path);
+  if (s || s.error_number() != ENOSPC) return s;
+  // A full disk must not stop the delete that would free it: the commit
+  // needs a little room (WAL pages). First fold the WAL into the database
+  // and cut it to zero; if that is not enough, give up the space reserve
+  // kept for exactly this, and take it back once there is room again.
+  {
+    auto lock = db_.lock();
+    (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  s = remove_once(workspace, path);
+  if (s || s.error_number() != ENOSPC) return s;
+  if (::unlink(reserve_path().c_str()) == 0) {
+    spdlog::warn("event=drive_disk_full action=released_space_reserve path={}", reserve_path());
+  }
+  s = remove_once(workspace, path);
+  if (s) (void)ensure_reserve();
+  return s;
+}
+
+std::string Drive::reserve_path() const {
+  std::string dir = options_.blob_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const auto slash = dir.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : dir.substr(0, slash)) + "/drive.reserve";
+}
+
+Status Drive::ensure_reserve() {
+  constexpr std::size_t kReserveBytes = 1 << 20;
+  const std::string path = reserve_path();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && static_cast<std::size_t>(st.st_size) == kReserveBytes) {
+    return Status::ok();
+  }
+  // Real bytes, not a sparse file: the point is to hold disk blocks.
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::from_errno("open(" + tmp + ")");
+  const std::string zeros(kReserveBytes, '\0');
+  if (::write(fd.get(), zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size()) ||
+      ::fsync(fd.get()) != 0) {
+    Status s = Status::from_errno("write(" + tmp + ")");
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno("rename(" + path + ")");
+  return Status::ok();
+}
+
+Status Drive::remove_once(std::string_view workspace, std::string_view path) {
   auto norm = normalize_drive_path(path);
   if (!norm) return norm.status();
   std::lock_guard<std::mutex> drive_lock(mu_);
@@ -323,6 +377,9 @@ Result<RecoveryReport> Drive::recover() {
   std::lock_guard<std::mutex> drive_lock(mu_);
   RecoveryReport report;
   if (Status s = blobs_.init(); !s) return s;
+  if (Status s = ensure_reserve(); !s) {
+    spdlog::warn("event=drive_reserve_missing error=\"{}\"", s.message());
+  }
   auto temps = blobs_.clear_temp();
   if (!temps) return temps.status();
   report.temp_files_removed = *temps;

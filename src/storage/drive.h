@@ -91,6 +91,11 @@ class Drive {
   const DriveOptions& options() const { return options_; }
 
  private:
+  Status remove_once(std::string_view workspace, std::string_view path);
+  // 1 MiB kept beside the blobs and given up when a delete cannot commit on
+  // a full disk (so space can always be freed).
+  std::string reserve_path() const;
+  Status ensure_reserve();
   Result<std::optional<DriveFile>> find_live(std::string_view workspace, const std::string& path,
                                              std::int64_t now_ms);
   // Upserts the row for `file` in one transaction; EEXIST when a live row

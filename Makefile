@@ -62,7 +62,8 @@ unit-test: build
 	cd $(BUILD) && ./kiln_unit_tests --gtest_brief=1
 
 runner-test: setup
-	/usr/bin/python3 -m pytest -q -p no:cacheprovider runtimes/python/test_runner.py runtimes/bash/test_runner.py runtimes/node/test_runner.py
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider --import-mode=importlib \
+	  runtimes/python/test_runner.py runtimes/bash/test_runner.py runtimes/node/test_runner.py
 
 skills-test: setup
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/skills

@@ -33,6 +33,9 @@ Result<std::string> normalize_sandbox_path(std::string_view path, std::string_vi
     out += p;
   }
   if (out.empty()) out.push_back('/');
+  // A relative path within the limit can exceed it once under /home/user;
+  // what is accepted must itself be acceptable (normalising is idempotent).
+  if (out.size() > kMaxSandboxPath) return Status::error("path is too long");
   return out;
 }
 

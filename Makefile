@@ -6,6 +6,7 @@ BUILD ?= build
 LISTEN ?= 127.0.0.1:8420
 DATA ?= ./kiln-data
 JOBS ?= $(shell nproc)
+include mk/fuzz.mk
 
 # Debian packages: build tools and libraries, the sandbox's Python stack
 # (from Debian, run by /usr/bin/python3), and the test/bench tools.

@@ -9,6 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 
 #include "api/routes.h"
 
@@ -97,9 +98,10 @@ awaitable<void> Server::session(tcp::socket socket) {
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
-    // The real per-route limit is set once the target is known; Beast checks
-    // Content-Length against this one while it reads the header.
-    parser.body_limit(std::max(config.file_cap_bytes, config.max_json_body_bytes) + 1);
+    // The real per-route limit is set once the target is known (so an
+    // oversized Content-Length gets our 413, not a dropped connection);
+    // boost::none would make Beast 1.74 refuse every Content-Length.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     boost::system::error_code ec;
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(use_awaitable, ec));
@@ -127,7 +129,7 @@ awaitable<void> Server::session(tcp::socket socket) {
     if (too_large) {
       http::request<http::string_body> req = parser.release();
       req.keep_alive(false);
-      HttpContext ctx(stream, req);
+      HttpContext ctx(stream, req, /*parse=*/false);  // its target may not parse
       co_await ctx.send_error(*too_large);
       co_await drain_and_close(stream, drain);
       break;

@@ -170,7 +170,8 @@ def fresh_daemon():
     yield make
     for d in made:
         try:
-            d.stop(signal.SIGKILL if d.proc and d.proc.poll() is None else signal.SIGTERM)
+            # Graceful: kilnd ends its sandboxes and removes their cgroups.
+            d.stop(signal.SIGTERM)
         except Exception:
             pass
     for d in made:
@@ -178,7 +179,20 @@ def fresh_daemon():
         remove_parent_cgroups(d.cgroup_parent)
 
 
-def remove_parent_cgroups(parent):
+def remove_parent_cgroups(parent, timeout=5.0):
+    """Removes this daemon's parent cgroups. After a kill -9 the sandboxes'
+    processes die asynchronously, so empty cgroups may need a moment."""
+    deadline = time.time() + timeout
+    while True:
+        _remove_parent_cgroups_once(parent)
+        left = [c for c in ("memory", "pids", "cpu", "cpuacct", "unified")
+                if os.path.isdir(os.path.join("/sys/fs/cgroup", c, parent))]
+        if not left or time.time() > deadline:
+            return
+        time.sleep(0.1)
+
+
+def _remove_parent_cgroups_once(parent):
     for ctl in ("memory", "pids", "cpu", "cpuacct", "unified"):
         p = os.path.join("/sys/fs/cgroup", ctl, parent)
         if os.path.isdir(p):

@@ -28,7 +28,43 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Daemon:
+class ApiCalls:
+    """The API's verbs and common calls, on top of a subclass's req()."""
+
+    def req(self, method, path, **kw):
+        raise NotImplementedError
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, json=body if body is not None else {}, **kw)
+
+    def put(self, path, data=b"", **kw):
+        return self.req("PUT", path, data=data, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+    def create_sandbox(self, **body):
+        r = self.post("/v1/sandboxes", body)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    def execute(self, sid, code, **body):
+        body["code"] = code
+        r = self.post(f"/v1/sandboxes/{sid}/execute", body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def run(self, sid, cmd, **body):
+        body["cmd"] = cmd
+        r = self.post(f"/v1/sandboxes/{sid}/commands", body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+class Daemon(ApiCalls):
     """A kilnd process plus a small HTTP client for it."""
 
     def __init__(self, *extra_args, pool_size=1, data_dir=None, uid_base=None,
@@ -78,31 +114,6 @@ class Daemon:
         kw.setdefault("timeout", 120)
         return self.http.request(method, self.url + path, **kw)
 
-    def get(self, path, **kw):
-        return self.req("GET", path, **kw)
-
-    def post(self, path, body=None, **kw):
-        return self.req("POST", path, json=body if body is not None else {}, **kw)
-
-    def delete(self, path, **kw):
-        return self.req("DELETE", path, **kw)
-
-    def create_sandbox(self, **body):
-        r = self.post("/v1/sandboxes", body)
-        assert r.status_code in (200, 201), r.text
-        return r.json()
-
-    def execute(self, sid, code, **body):
-        body["code"] = code
-        r = self.post(f"/v1/sandboxes/{sid}/execute", body)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def run(self, sid, cmd, **body):
-        body["cmd"] = cmd
-        r = self.post(f"/v1/sandboxes/{sid}/commands", body)
-        assert r.status_code == 200, r.text
-        return r.json()
 
     def stream(self, path, body, accept="application/x-ndjson"):
         """Yields (arrival_time, event) pairs as the server sends them."""

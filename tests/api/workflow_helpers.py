@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from conftest import KILND, Daemon, remove_parent_cgroups
+from conftest import KILND, ApiCalls, Daemon, remove_parent_cgroups
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -61,7 +61,7 @@ def set_credits(data_dir, workspace, seconds):
 
 # -- a client that sends a key --------------------------------------------------
 
-class Client:
+class Client(ApiCalls):
     """HTTP calls to a daemon with an API key (Bearer by default)."""
 
     def __init__(self, d, key=None, style="bearer"):
@@ -81,36 +81,6 @@ class Client:
 
     def req(self, method, path, headers=None, **kw):
         return self.d.req(method, path, headers=self.headers(headers), **kw)
-
-    def get(self, path, **kw):
-        return self.req("GET", path, **kw)
-
-    def post(self, path, body=None, **kw):
-        return self.req("POST", path, json=body if body is not None else {}, **kw)
-
-    def put(self, path, data=b"", **kw):
-        return self.req("PUT", path, data=data, **kw)
-
-    def delete(self, path, **kw):
-        return self.req("DELETE", path, **kw)
-
-    # conveniences
-    def create_sandbox(self, **body):
-        r = self.post("/v1/sandboxes", body)
-        assert r.status_code in (200, 201), r.text
-        return r.json()
-
-    def execute(self, sid, code, **body):
-        body["code"] = code
-        r = self.post(f"/v1/sandboxes/{sid}/execute", body)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def run(self, sid, cmd, **body):
-        body["cmd"] = cmd
-        r = self.post(f"/v1/sandboxes/{sid}/commands", body)
-        assert r.status_code == 200, r.text
-        return r.json()
 
     def drive_put(self, path, data, scope=None, replace=None):
         q = {"path": path}

@@ -20,13 +20,16 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-METRICS = ("rtt", "create", "throughput", "memory", "create_rate", "languages")
-UID_SPAN = 200  # processes of a daemon's sandboxes run as uid_base .. uid_base+199
+METRICS = ("rtt", "create", "throughput", "memory", "create_rate", "languages", "pause")
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+
+# The one daemon class and uid table of the test support package; UID_SPAN:
+# a daemon's sandboxes run as uid_base .. uid_base+199.
+from kilnd import BENCH_UID_BASE, UID_SPAN, KilndProcess, remove_parent_cgroups  # noqa: E402
 
 BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
          "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
@@ -105,12 +108,6 @@ class Client:
 
 # ---------------------------------------------------------------- daemon
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def uid_of(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -152,56 +149,34 @@ def status_kib(pid, field):
     return 0
 
 
-class Daemon:
+class Daemon(KilndProcess):
+    """The support package's kilnd process (tests/support/kilnd.py) with the
+    bench's keep-alive client for its calls and /metrics readings."""
+
     def __init__(self, kilnd, pool_size, uid_base, cgroup_parent, name, max_sandboxes=100):
-        self.kilnd = kilnd
-        self.pool_size = pool_size
-        self.uid_base = uid_base
+        super().__init__(suite="bench", kilnd=kilnd, pool_size=pool_size, uid_base=uid_base,
+                         cgroup_parent=cgroup_parent, max_sandboxes=max_sandboxes,
+                         log_level="warn", start=False)
         self.name = name
-        self.port = free_port()
-        self.data_dir = tempfile.mkdtemp(prefix=f"kiln-bench-{name}-")
-        self.log_path = os.path.join(self.data_dir, "kilnd.log")
-        self.args = [kilnd, "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                     "--pool-size", str(pool_size), "--uid-base", str(uid_base),
-                     "--cgroup-parent", cgroup_parent, "--max-sandboxes", str(max_sandboxes),
-                     "--log-level", "warn"]
-        self.proc = None
+        self.client = None
 
     def start(self):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kilnd exited ({self.proc.returncode}): {self.read_log()}")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    c.close()
-                    break
-                c.close()
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("kilnd did not start: " + self.read_log())
+        super().start()
         self.client = Client(self.port)
         self.wait_pool_full(timeout=60)
         log(f"kilnd '{self.name}' up on port {self.port} (pool {self.pool_size}, pid {self.proc.pid})")
         return self
 
     def read_log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")[-4000:]
+        return super().read_log()[-4000:]
 
     def metric(self, name, client=None):
         _, data = (client or self.client).raw("GET", "/metrics")
-        for line in data.decode().splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return super().metric(name, data.decode())
 
     def wait_pool_full(self, timeout=30, client=None):
+        if client is None:
+            return super().wait_pool_full(timeout)
         if self.pool_size == 0:
             return 0.0
         t0 = time.monotonic()
@@ -221,23 +196,15 @@ class Daemon:
         return (client or self.client).call("POST", f"/v1/sandboxes/{sid}/execute", {"code": code})
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        if self.client and self.proc and self.proc.poll() is None:
             try:
                 self.client.close()
             except Exception:
                 pass
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.logf.close()
+        super().stop()
+        # The parent cgroup is shared by the bench's daemons: Bench.cleanup removes it.
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-
-# ---------------------------------------------------------------- peers
 
 def start_ipykernel():
     from jupyter_client.manager import KernelManager
@@ -645,6 +612,36 @@ class Bench:
             log(f"{lang}: context start p50 {st['p50']:.1f} ms, warm rtt p50 {rt['p50']:.3f} ms")
         d.delete(sid)
 
+    # 7. pause / resume in memory (cgroup freezer): each call timed from the
+    #    request send to the last byte of the answer, on a sandbox whose
+    #    Python context is started and which runs a background sleep.
+    def pause_resume(self, d):
+        c = d.client
+        sid = d.create()["id"]
+        d.execute(sid, "x = 1")
+        c.call("POST", f"/v1/sandboxes/{sid}/commands", {"cmd": "sleep 1000", "background": True},
+               expect=(201,))
+        n = 20 if self.a.quick else 200
+        pauses, resumes = [], []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            if c.call("POST", f"/v1/sandboxes/{sid}/pause", {})["status"] != "paused":
+                raise RuntimeError("pause did not pause")
+            t1 = time.perf_counter()
+            if c.call("POST", f"/v1/sandboxes/{sid}/resume", {})["status"] != "running":
+                raise RuntimeError("resume did not resume")
+            resumes.append(time.perf_counter() - t1)
+            pauses.append(t1 - t0)
+        if d.execute(sid, "x")["results"][0]["text"] != "1":
+            raise RuntimeError("state lost across pause/resume")
+        for key, samples in (("pause", pauses), ("resume", resumes)):
+            sm = summary_ms(samples)
+            self.put(f"{key}_p50_ms", sm["p50"], "ms", p99=sm["p99"], min=sm["min"],
+                     max=sm["max"], n=sm["n"])
+            log(f"{key} in memory: min {sm['min']:.2f} / median {sm['p50']:.2f} / "
+                f"max {sm['max']:.2f} ms over {sm['n']}")
+        d.delete(sid)
+
     # ------------------------------------------------------------ driver
     def run(self, only):
         want = set(only)
@@ -663,6 +660,10 @@ class Bench:
                 d = self.daemon(1, "languages")
                 self.languages(d)
                 self.stop_daemon(d)
+            if "pause" in want:
+                d = self.daemon(1, "pause")
+                self.pause_resume(d)
+                self.stop_daemon(d)
             if want & {"create", "memory", "create_rate"}:
                 d = self.daemon(0, "cold")
                 if "create" in want:
@@ -680,22 +681,6 @@ class Bench:
             self.create_peers()
         if "throughput" in want:
             self.throughput_peer()
-
-
-def remove_parent_cgroups(parent):
-    """Removes this bench's (empty) parent cgroup in every hierarchy; busy ones stay."""
-    root = "/sys/fs/cgroup"
-    try:
-        hier = [os.path.join(root, h) for h in os.listdir(root)] + [root]
-    except OSError:
-        return
-    for h in hier:
-        p = os.path.join(h, parent)
-        if os.path.isdir(p):
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass
 
 
 def cgroup_memory_bytes(parent, sid):
@@ -791,6 +776,12 @@ def table(res, nproc):
         row("sandbox creates/s, cold, sequential", v("creates_per_s_seq"), fmt="{:.1f}")
         row("sandbox creates/s, cold, 4 concurrent", v("creates_per_s_4conc"), fmt="{:.1f}")
 
+    if "pause_p50_ms" in res:
+        for key in ("pause", "resume"):
+            r = res[f"{key}_p50_ms"]
+            row(f"{key} in memory p50 (ms; min {r['min']:.2f}, max {r['max']:.2f})", r["value"],
+                target="<= 5 ms", ok=le(r["value"], 5.0), fmt="{:.2f}")
+
     for lang in ("python", "javascript", "typescript", "bash"):
         if f"lang_{lang}_start_p50_ms" in res:
             row(f"{lang}: context start -> first result p50 (ms)", v(f"lang_{lang}_start_p50_ms"),
@@ -831,7 +822,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kilnd", default=os.path.join(ROOT, "build", "kilnd"))
     ap.add_argument("--pool-size", type=int, default=4, help="pool of the warm daemon")
-    ap.add_argument("--uid-base", type=int, default=900000)
+    ap.add_argument("--uid-base", type=int, default=BENCH_UID_BASE["bench"])
     ap.add_argument("--cgroup-parent", default="kiln-bench")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test)")
     ap.add_argument("--only", action="append", default=[],

@@ -20,7 +20,6 @@ reported so it can be told apart from the daemon's limits.
 import argparse
 import asyncio
 import datetime
-import http.client
 import json
 import os
 import platform
@@ -35,6 +34,10 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+
+# The one daemon class and uid table of the test support package.
+from kilnd import BENCH_UID_BASE, KilndProcess, remove_parent_cgroups  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Request kinds, in table order.  "op" mixes pick one of the four operations;
@@ -71,12 +74,6 @@ def pct(samples, p):
 
 
 # ---------------------------------------------------------------- /proc helpers
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -146,32 +143,14 @@ def pids_in_uid_range(lo, hi):
     return out
 
 
-def remove_parent_cgroups(parent):
-    """Removes this benchmark's (empty) parent cgroup in every hierarchy; busy ones stay."""
-    root = "/sys/fs/cgroup"
-    left = []
-    try:
-        hier = [os.path.join(root, h) for h in os.listdir(root)] + [root]
-    except OSError:
-        return left
-    for h in hier:
-        p = os.path.join(h, parent)
-        if os.path.isdir(p):
-            try:
-                os.rmdir(p)
-            except OSError:
-                left.append(p)
-    return left
-
-
 # ---------------------------------------------------------------- daemon
 
-class Daemon:
+class Daemon(KilndProcess):
+    """The support package's kilnd process (tests/support/kilnd.py), optionally
+    running private copies of kilnd and kiln-init."""
+
     def __init__(self, a):
         self.a = a
-        self.port = free_port()
-        self.data_dir = tempfile.mkdtemp(prefix="kiln-load-")
-        self.log_path = os.path.join(self.data_dir, "kilnd.log")
         kilnd = a.kilnd
         extra = []
         if not a.no_snapshot:
@@ -189,31 +168,12 @@ class Daemon:
                 extra += ["--skills-dir", os.path.join(ROOT, "skills")]
         else:
             self.bin_dir = None
-        self.args = [kilnd, "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                     "--pool-size", str(a.pool_size), "--uid-base", str(a.uid_base),
-                     "--cgroup-parent", a.cgroup_parent, "--max-sandboxes", str(a.max_sandboxes),
-                     "--log-level", "warn"] + extra
-        self.proc = None
-        self.logf = None
+        super().__init__(*extra, suite="bench", kilnd=kilnd, pool_size=a.pool_size,
+                         uid_base=a.uid_base, cgroup_parent=a.cgroup_parent,
+                         max_sandboxes=a.max_sandboxes, log_level="warn", start=False)
 
     def start(self):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kilnd exited ({self.proc.returncode}): {self.read_log()}")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/healthz")
-                ok = c.getresponse().status == 200
-                c.close()
-                if ok:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("kilnd did not start: " + self.read_log())
+        super().start()
         log(f"kilnd up on port {self.port} (pid {self.proc.pid}, pool {self.a.pool_size}, "
             f"max {self.a.max_sandboxes}, uid-base {self.a.uid_base})")
         return self
@@ -226,7 +186,7 @@ class Daemon:
             return ""
 
     def stop(self):
-        rc = None
+        """SIGTERM (SIGKILL after 30 s); returns kilnd's exit code."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -235,12 +195,8 @@ class Daemon:
                 log("kilnd did not stop within 30 s of SIGTERM; killing it")
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc:
-            rc = self.proc.returncode
-        if self.logf:
-            self.logf.close()
-            self.logf = None
-        return rc
+        super().stop()  # closes the log
+        return self.proc.returncode if self.proc else None
 
     def remove_data(self):
         shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -872,7 +828,7 @@ def main():
                          "after the sandboxes, the pool and 4 spare)")
     ap.add_argument("--pool-size", type=int, default=4)
     ap.add_argument("--max-sandboxes", type=int, default=128)
-    ap.add_argument("--uid-base", type=int, default=950000)
+    ap.add_argument("--uid-base", type=int, default=BENCH_UID_BASE["load"])
     ap.add_argument("--cgroup-parent", default="kiln-load")
     ap.add_argument("--timeout", type=float, default=30.0,
                     help="a request unanswered this long is aborted and counted lost")

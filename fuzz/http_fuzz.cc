@@ -187,11 +187,11 @@ void route(HttpContext& ctx) {
     return;
   }
   if (seg[1] == "skills" || seg[1] == "usage" || seg[1] == "validate" || seg[1] == "test") {
-    if (method == http::verb::post) (void)ctx.json_body();
+    if (method == http::verb::post) (void)ctx.json_body({"code", "language", "tests"});
     return;
   }
   if (seg[1] == "actions") {
-    json body = ctx.json_body();
+    json body = ctx.json_body({"action", "arguments"});
     const std::string action = body.value("action", "");
     json args = body.value("arguments", json::object());
     if (!args.is_object()) throw kiln::api::bad_request("'arguments' must be an object");
@@ -203,7 +203,10 @@ void route(HttpContext& ctx) {
   }
   if (seg[1] != "sandboxes") throw kiln::api::not_found("no such route");
   if (seg.size() <= 3 || seg[3] == "timeout") {
-    if (method == http::verb::post) (void)ctx.json_body();
+    if (method == http::verb::post) {
+      (void)ctx.json_body(
+          {"template", "timeout_s", "session", "env", "metadata", "network", "limits"});
+    }
     return;
   }
   const std::string& what = seg[3];
@@ -213,7 +216,8 @@ void route(HttpContext& ctx) {
   }
   if (what == "execute" || what == "commands" || what == "contexts") {
     if (method != http::verb::post) return;
-    json body = ctx.json_body();
+    json body = ctx.json_body({"code", "language", "context_id", "timeout_s", "env", "cmd",
+                               "stdin", "cwd", "background"});
     if (body.contains("cwd") && !body["cwd"].is_null()) {
       if (!body["cwd"].is_string()) throw kiln::api::bad_request("'cwd' must be a string");
       check_sandbox_path(body["cwd"].get<std::string>());
@@ -223,7 +227,7 @@ void route(HttpContext& ctx) {
   }
   if (what == "upload" || what == "download") {
     if (method != http::verb::post || seg.size() != 4) throw kiln::api::not_found("no such route");
-    json body = ctx.json_body();
+    json body = ctx.json_body({"drive_path", "sandbox_path", "replace", "scope"});
     check_drive_path(json_text(body, "drive_path"), false);
     check_sandbox_path(json_text(body, "sandbox_path"));
     return;

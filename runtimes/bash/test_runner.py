@@ -9,13 +9,9 @@ runner is in its own process group.
 
 import json
 import os
-import select
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -23,172 +19,29 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "runner.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
+import runner_harness  # noqa: E402
+from runner_harness import done  # noqa: E402
 
 
-class PipeReader:
-    """Collects what the runner writes to one of its output pipes.
+class RunnerProc(runner_harness.RunnerProc):
+    """The Bash runner (a Python program driving bash), as kiln-init starts it."""
 
-    Drained whenever a control message arrives (as kiln-init does), so the
-    text of a cell is exactly what was in the pipe when its done arrived."""
-
-    def __init__(self, f):
-        self.f = f
-        self.fd = f.fileno()
-        os.set_blocking(self.fd, False)
-        self.data = b""
-        self.eof = False
-
-    def drain(self):
-        while not self.eof:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.eof = True
-                return
-            self.data += chunk
-
-    def text(self):
-        self.drain()
-        return self.data.decode("utf-8", "replace")
-
-    def mark(self):
-        return len(self.data)
-
-    def since(self, mark):
-        return self.data[mark:].decode("utf-8", "replace")
-
-    def wait_for(self, needle, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            self.drain()
-            if needle.encode() in self.data:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0 or self.eof:
-                return False
-            select.select([self.fd], [], [], left)
-
-
-class RunnerProc:
     def __init__(self, cwd=None, env=None):
-        self.tmpdirs = []
-        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        child_fd = child.fileno()
-        full_env = dict(os.environ)
-        full_env.update({"HOME": os.environ.get("HOME", "/tmp"), "PYTHONUNBUFFERED": "1"})
-        if env:
-            full_env.update(env)
+        super().__init__([PYTHON, "-u", RUNNER], cwd=cwd, env=env)
 
-        def preexec():
-            os.dup2(child_fd, 3)  # dup2 clears FD_CLOEXEC: fd 3 survives exec
-            os.setpgid(0, 0)
-
-        self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(
-            [PYTHON, "-u", RUNNER],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd or self._tmpdir("kiln-cwd-"),
-            env=full_env,
-            close_fds=False,  # only inheritable fds leak: fd 3 and the pipes
-            preexec_fn=preexec,
-        )
-        child.close()
-        self.stdout = PipeReader(self.proc.stdout)
-        self.stderr = PipeReader(self.proc.stderr)
-        self.buf = b""
-        self.ready = self.recv(timeout=10)
-        self.t_ready = time.monotonic()
-
-    def _tmpdir(self, prefix):
-        d = tempfile.mkdtemp(prefix=prefix)
-        self.tmpdirs.append(d)
-        return d
-
-    def send(self, msg):
-        self.sock.sendall((json.dumps(msg) + "\n").encode())
-
-    def recv(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no message from runner; stderr=%r" % self.stderr.text())
-            pipes = [p.fd for p in (self.stdout, self.stderr) if not p.eof]
-            r, _, _ = select.select([self.sock] + pipes, [], [], left)
-            self.stdout.drain()  # keep the pipes flowing
-            self.stderr.drain()
-            if self.sock not in r:
-                continue
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("runner closed the control socket; stderr=%r" % self.stderr.text())
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        self.stdout.drain()  # what the cell wrote before this message
-        self.stderr.drain()
-        return json.loads(line.decode("utf-8"))
-
-    def recv_until_done(self, timeout=20):
-        msgs = []
-        while not msgs or msgs[-1]["type"] != "done":
-            msgs.append(self.recv(timeout))
-        return msgs
-
-    def execute(self, code, env=None, timeout=30):
-        """Send an execute; return all messages up to and including done."""
-        msg = {"type": "execute", "code": code}
-        if env is not None:
-            msg["env"] = env
-        self.send(msg)
-        return self.recv_until_done(timeout)
-
-    def run(self, code, env=None):
-        """Execute; return (messages, stdout text, stderr text) of this cell."""
-        o, e = self.stdout.mark(), self.stderr.mark()
-        msgs = self.execute(code, env)
-        return msgs, self.stdout.since(o), self.stderr.since(e)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        for d in self.tmpdirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def errors(msgs):
-    return [m for m in msgs if m["type"] == "error"]
-
-
-def done(msgs):
-    assert msgs[-1]["type"] == "done"
-    assert [m for m in msgs if m["type"] == "done"] == [msgs[-1]]
-    return msgs[-1]
+    def base_env(self):
+        return {"PYTHONUNBUFFERED": "1"}
 
 
 def check_ok(msgs):
-    d = done(msgs)
-    assert not errors(msgs), errors(msgs)
+    d = runner_harness.check_ok(msgs)
     assert d["exit_code"] == 0
     return d
 
 
 def the_error(msgs):
-    [err] = errors(msgs)
+    err = runner_harness.the_error(msgs)
     assert set(err) == {"type", "name", "value", "traceback", "line"}
     return err
 
@@ -556,11 +409,23 @@ def test_workdir_recreated_if_removed(runner):
 
 
 def test_messages_are_valid_json_lines(runner):
+    # The raw bytes on the control socket, up to the cell's done: every line
+    # is one JSON object with a type, newline-terminated, and the last is done.
     runner.send({"type": "execute", "code": "echo x"})
-    time.sleep(0.3)
-    raw = runner.buf + runner.sock.recv(65536)
-    for line in raw.decode().splitlines():
-        json.loads(line)
+    raw = runner.buf
+    deadline = time.monotonic() + 10
+    while b'"done"' not in raw or not raw.endswith(b"\n"):
+        assert time.monotonic() < deadline, raw
+        runner.sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = runner.sock.recv(65536)
+        assert chunk, "runner closed the control socket"
+        raw += chunk
+    runner.sock.settimeout(None)
+    lines = raw.decode("utf-8").split("\n")
+    assert lines[-1] == ""  # newline-terminated
+    msgs = [json.loads(line) for line in lines[:-1]]
+    assert msgs and all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in msgs), msgs
+    assert check_ok(msgs)["exit_code"] == 0
 
 
 def test_eof_on_control_socket_exits_and_kills_bash():

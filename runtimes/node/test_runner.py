@@ -12,12 +12,9 @@ that output written before a message is on the pipe when the message arrives.
 
 import json
 import os
-import select
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
+import sys
 import time
 
 import pytest
@@ -25,6 +22,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "runner.js")
 NODE = "/usr/bin/node" if os.path.exists("/usr/bin/node") else shutil.which("node")
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
+import runner_harness  # noqa: E402
+from runner_harness import check_ok, main_result, results, the_error  # noqa: E402,F401
 
 pytestmark = pytest.mark.skipif(
     NODE is None or not os.path.isdir(os.path.join(HERE, "node_modules", "acorn")),
@@ -32,151 +32,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class RunnerProc:
+class RunnerProc(runner_harness.RunnerProc):
+    """The JavaScript/TypeScript runner under node, as kiln-init starts it."""
+
+    cwd_prefix = "kiln-node-cwd-"
+    drop_env = ("NODE_OPTIONS", "NODE_PATH")
+
     def __init__(self, language="javascript", cwd=None, env=None):
         self.language = language
-        self.tmpdirs = []
-        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        child_fd = child.fileno()
-        full_env = dict(os.environ)
-        full_env["HOME"] = os.environ.get("HOME", "/tmp")
-        for k in ("NODE_OPTIONS", "NODE_PATH"):
-            full_env.pop(k, None)
-        if env:
-            full_env.update(env)
-        self.cwd = cwd or self._tmpdir("kiln-node-cwd-")
-
-        def preexec():
-            os.dup2(child_fd, 3)  # dup2 clears FD_CLOEXEC: fd 3 survives exec
-            os.setpgid(0, 0)
-
-        self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(
-            [NODE, RUNNER, "--language", language],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.cwd,
-            env=full_env,
-            close_fds=False,
-            preexec_fn=preexec,
-        )
-        child.close()
-        self.out = {1: b"", 2: b""}
-        self.pipes = {self.proc.stdout.fileno(): 1, self.proc.stderr.fileno(): 2}
-        self.open_pipes = set(self.pipes)
-        self.buf = b""
-        self.ready = self.recv(timeout=10)
-        self.t_ready = time.monotonic()
-
-    def _tmpdir(self, prefix):
-        d = tempfile.mkdtemp(prefix=prefix)
-        self.tmpdirs.append(d)
-        return d
-
-    @property
-    def stdout(self):
-        return self.out[1].decode("utf-8", "replace")
-
-    @property
-    def stderr(self):
-        return self.out[2].decode("utf-8", "replace")
-
-    def drain(self):
-        """Read whatever the output pipes hold right now (as kiln-init does
-        before it handles a control message)."""
-        while self.open_pipes:
-            r, _, _ = select.select(list(self.open_pipes), [], [], 0)
-            if not r:
-                return
-            for fd in r:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    self.open_pipes.discard(fd)
-                else:
-                    self.out[self.pipes[fd]] += chunk
-
-    def send(self, msg):
-        self.sock.sendall((json.dumps(msg) + "\n").encode())
-
-    def recv(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no message from runner; stderr=%r" % self.stderr)
-            r, _, _ = select.select([self.sock] + list(self.open_pipes), [], [], left)
-            for fd in list(r):
-                if fd is self.sock:
-                    continue
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    self.open_pipes.discard(fd)
-                else:
-                    self.out[self.pipes[fd]] += chunk
-            if self.sock in r:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise EOFError("runner closed the control socket; stderr=%r" % self.stderr)
-                self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        self.drain()
-        msg = json.loads(line.decode("utf-8"))
-        # What kiln-init would have relayed before this message.
-        self.last_stdout = self.stdout
-        self.last_stderr = self.stderr
-        return msg
-
-    def execute(self, code, env=None, timeout=30):
-        """Send an execute; return all messages up to and including done."""
-        msg = {"type": "execute", "code": code}
-        if env is not None:
-            msg["env"] = env
-        self.send(msg)
-        return self.collect(timeout)
-
-    def collect(self, timeout=30):
-        out = []
-        while True:
-            m = self.recv(timeout)
-            out.append(m)
-            if m["type"] == "done":
-                return out
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        for d in self.tmpdirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def results(msgs):
-    return [m for m in msgs if m["type"] == "result"]
-
-
-def errors(msgs):
-    return [m for m in msgs if m["type"] == "error"]
-
-
-def main_result(msgs):
-    mains = [m for m in results(msgs) if m["is_main_result"]]
-    assert len(mains) <= 1
-    return mains[0] if mains else None
-
-
-def check_ok(msgs):
-    assert msgs[-1]["type"] == "done"
-    assert [m for m in msgs if m["type"] == "done"] == [msgs[-1]]
-    assert not errors(msgs), errors(msgs)
+        super().__init__([NODE, RUNNER, "--language", language], cwd=cwd, env=env)
 
 
 def value(r, code):
@@ -185,13 +49,6 @@ def value(r, code):
     m = main_result(msgs)
     assert m is not None, msgs
     return m
-
-
-def the_error(msgs):
-    assert msgs[-1]["type"] == "done"
-    errs = errors(msgs)
-    assert len(errs) == 1, msgs
-    return errs[0]
 
 
 @pytest.fixture
@@ -361,8 +218,8 @@ def test_stdout_stderr_ordering(runner):
         "console.log('out2')\n"
         "'v'")
     check_ok(msgs)
-    assert runner.stdout == "out1\nraw\nout2\n"
-    assert runner.stderr == "err1\n"
+    assert runner.stdout.text() == "out1\nraw\nout2\n"
+    assert runner.stderr.text() == "err1\n"
 
 
 def _execute_with_snapshots(r, code):
@@ -395,15 +252,15 @@ def test_output_before_error_and_interrupt_is_flushed(js):
 
 def test_console_methods(js):
     check_ok(js.execute("console.info('i'); console.warn('w'); console.table([{a: 1}]); console.dir({d: {e: {f: {}}}})"))
-    assert js.stdout.startswith("i\n")
-    assert "w\n" in js.stderr
-    assert "┌" in js.stdout and "{ d: { e: { f: {} } } }" in js.stdout
+    assert js.stdout.text().startswith("i\n")
+    assert "w\n" in js.stderr.text()
+    assert "┌" in js.stdout.text() and "{ d: { e: { f: {} } } }" in js.stdout.text()
 
 
 def test_large_output(js):
     msgs = js.execute("for (let i = 0; i < 20000; i++) console.log('x'.repeat(99)); 1")
     check_ok(msgs)
-    assert len(js.stdout) == 20000 * 100
+    assert len(js.stdout.text()) == 20000 * 100
 
 
 def test_large_result(js):
@@ -479,7 +336,7 @@ def test_uncaught_in_timer_does_not_kill(js):
     check_ok(js.execute("setTimeout(() => { throw new Error('async boom') }, 10); Promise.reject(5).catch(() => {}); 1"))
     time.sleep(0.2)
     assert value(js, "2")["json"] == 2
-    assert "Uncaught Error: async boom" in js.stderr
+    assert "Uncaught Error: async boom" in js.stderr.text()
 
 
 def test_process_exit_does_not_kill(runner):
@@ -534,7 +391,7 @@ def test_packages_in_cwd(runner):
     # the runner's own dependencies are not visible to user code
     e = the_error(runner.execute("require('acorn')"))
     assert "Cannot find module" in e["value"]
-    assert "ExperimentalWarning" not in runner.stderr
+    assert "ExperimentalWarning" not in runner.stderr.text()
 
 
 def test_node_globals(js):
@@ -559,7 +416,7 @@ def test_sigint_interrupts_busy_loop(runner):
     assert time.monotonic() - t < 1.0
     e = the_error(msgs)
     assert e["name"] == "KeyboardInterrupt"
-    assert runner.stdout == "start\n"
+    assert runner.stdout.text() == "start\n"
     assert value(runner, "kept + 1")["json"] == 42
     assert runner.proc.poll() is None
 

@@ -168,6 +168,7 @@ class Runner:
 
         os.environ.setdefault("MPLBACKEND", "Agg")
         self.install_pyplot_hook()
+        _watch_user_site()
 
     # --------------------------------------------------------- control socket
 
@@ -772,6 +773,56 @@ def _configure_std_streams():
                 pass
     if sys.stdin is None:
         Runner.repair_stdin()
+
+
+def _watch_user_site():
+    """Makes `pip install X` (pip falls back to ~/.local) importable at once.
+
+    site.py puts the user site folder on sys.path only if it exists when the
+    interpreter starts, and a missing sys.path entry is remembered as "no
+    finder" until importlib.invalidate_caches(). A sandbox's first install
+    creates the folder while this context runs, from a command or from a
+    subprocess of the very cell that imports it next; so the folder goes on
+    sys.path now (where site.py would put it: before the system's
+    packages, so an installed version wins) with a finder that waits for it.
+    """
+    import importlib.machinery
+    import site
+
+    path = site.getusersitepackages()
+    if not site.ENABLE_USER_SITE or not isinstance(path, str) or path in sys.path:
+        return
+
+    class PendingFinder:
+        def __init__(self):
+            self.finder = None
+
+        def find_spec(self, fullname, target=None):
+            if self.finder is None:
+                if not os.path.isdir(path):
+                    return None
+                self.finder = importlib.machinery.FileFinder(
+                    path,
+                    (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+                    (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES),
+                    (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
+                )
+            return self.finder.find_spec(fullname, target)
+
+        def invalidate_caches(self):
+            if self.finder is not None:
+                self.finder.invalidate_caches()
+
+    def hook(entry):
+        if entry == path:
+            return PendingFinder()
+        raise ImportError(entry)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.pop(path, None)
+    at = next((i for i, p in enumerate(sys.path) if p.endswith(("dist-packages", "site-packages"))),
+              len(sys.path))
+    sys.path.insert(at, path)
 
 
 def main():

@@ -11,14 +11,9 @@ import base64
 import io
 import json
 import os
-import select
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import pytest
@@ -27,159 +22,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "runner.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
+import runner_harness  # noqa: E402
+from runner_harness import check_ok, errors, main_result, results  # noqa: E402
 
 
-class PipeReader:
-    """Collects everything written to one of the runner's output pipes."""
+class RunnerProc(runner_harness.RunnerProc):
+    """The Python runner under /usr/bin/python3, as kiln-init starts it."""
 
-    def __init__(self, f):
-        self.f = f
-        self.data = b""
-        self.cond = threading.Condition()
-        self.eof = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    drop_env = ("PYTHONPATH",)
 
-    def _run(self):
-        fd = self.f.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            with self.cond:
-                if not chunk:
-                    self.eof = True
-                    self.cond.notify_all()
-                    return
-                self.data += chunk
-                self.cond.notify_all()
-
-    def text(self):
-        with self.cond:
-            return self.data.decode("utf-8", "replace")
-
-    def wait_for(self, needle, timeout=10):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while needle.encode() not in self.data:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.eof:
-                    return False
-                self.cond.wait(left)
-            return True
-
-
-class RunnerProc:
     def __init__(self, cwd=None, env=None):
-        self.tmpdirs = []
-        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        child_fd = child.fileno()
-        full_env = dict(os.environ)
-        full_env.update(
-            {
-                "HOME": os.environ.get("HOME", "/tmp"),
-                "MPLBACKEND": "Agg",
-                "MPLCONFIGDIR": self._tmpdir("kiln-mpl-"),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        full_env.pop("PYTHONPATH", None)
-        if env:
-            full_env.update(env)
+        super().__init__([PYTHON, "-u", RUNNER], cwd=cwd, env=env)
 
-        def preexec():
-            os.dup2(child_fd, 3)  # dup2 clears FD_CLOEXEC: fd 3 survives exec
-            os.setpgid(0, 0)
-
-        self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(
-            [PYTHON, "-u", RUNNER],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd or self._tmpdir("kiln-cwd-"),
-            env=full_env,
-            close_fds=False,  # only inheritable fds leak: fd 3 and the pipes
-            preexec_fn=preexec,
-        )
-        child.close()
-        self.cwd = cwd
-        self.stdout = PipeReader(self.proc.stdout)
-        self.stderr = PipeReader(self.proc.stderr)
-        self.buf = b""
-        self.ready = self.recv(timeout=10)
-        self.t_ready = time.monotonic()
-
-    def _tmpdir(self, prefix):
-        d = tempfile.mkdtemp(prefix=prefix)
-        self.tmpdirs.append(d)
-        return d
-
-    def send(self, msg):
-        self.sock.sendall((json.dumps(msg) + "\n").encode())
-
-    def recv(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(
-                    "no message from runner; stderr=%r" % self.stderr.text())
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                continue
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("runner closed the control socket; stderr=%r" % self.stderr.text())
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line.decode("utf-8"))
-
-    def execute(self, code, env=None, timeout=30):
-        """Send an execute; return all messages up to and including done."""
-        msg = {"type": "execute", "code": code}
-        if env is not None:
-            msg["env"] = env
-        self.send(msg)
-        out = []
-        while True:
-            m = self.recv(timeout)
-            out.append(m)
-            if m["type"] == "done":
-                return out
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        for d in self.tmpdirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def results(msgs):
-    return [m for m in msgs if m["type"] == "result"]
-
-
-def errors(msgs):
-    return [m for m in msgs if m["type"] == "error"]
-
-
-def main_result(msgs):
-    mains = [m for m in results(msgs) if m["is_main_result"]]
-    assert len(mains) <= 1
-    return mains[0] if mains else None
-
-
-def check_ok(msgs):
-    assert msgs[-1]["type"] == "done"
-    assert [m for m in msgs if m["type"] == "done"] == [msgs[-1]]
-    assert not errors(msgs), errors(msgs)
+    def base_env(self):
+        return {"MPLBACKEND": "Agg", "MPLCONFIGDIR": self._tmpdir("kiln-mpl-"),
+                "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 // Agent: the event loop of kiln-init, PID 1 of every sandbox.
 //
-// It speaks frames (protocol/frame.h) with kilnd on fd 3 and, per code
-// context, JSON lines with a language runner on the runner's fd 3. It spawns
-// runners and shell commands as the sandbox user, relays their stdout and
-// stderr as it arrives, enforces per-run timeouts (SIGINT first, then SIGKILL
-// of the process group after a grace period), reaps every zombie (it is PID
-// 1), and performs file operations for the files API.
+// It reads typed requests (protocol/messages.h) from kilnd on fd 3 and
+// hands them to its parts: Contexts (language runners and executions),
+// Commands (shell commands) and the file operations, which run with the
+// sandbox user's filesystem rights. It reaps every zombie (it is PID 1),
+// fires deadlines, and writes every event back to kilnd as a frame.
 //
-// Thread-safety: single-threaded by design; run() never returns until kilnd
+// kiln-init runs as kInitUid with CAP_SETUID/SETGID/KILL and nothing else;
+// everything it starts runs as kUserUid with no capabilities (see
+// common/identity.h and agent/proc_ops.h).
+//
+// Thread-safety: single-threaded by design; run() returns only when kilnd
 // closes the control socket.
 #pragma once
 

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/unique_fd.h"
@@ -22,6 +24,46 @@ int open_resolved(const std::string& path, int flags, mode_t mode = 0) {
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = RESOLVE_NO_MAGICLINKS;
   return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
+}
+
+bool has_prefix(const std::string& path, const char* dir) {
+  const std::size_t n = std::strlen(dir);
+  return path.compare(0, n, dir) == 0 && (path.size() == n || path[n] == '/');
+}
+
+FileError kernel_view_refusal(const std::string& path) {
+  return {
+      "bad_request",
+      path + " is in /proc, /sys or /dev (but for /dev/shm), which the files API does not reach"};
+}
+
+// Refuses an opened file whose real location is a kernel view (a symlink
+// planted into /proc, say).
+FileError check_opened(int fd, const std::string& path) {
+  char buf[4096];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return file_error(errno, "readlink", link);
+  if (in_kernel_view(std::string(buf, static_cast<std::size_t>(n))))
+    return kernel_view_refusal(path);
+  return {};
+}
+
+// Refuses a path whose deepest existing part (itself, else its nearest
+// existing ancestor) really is in a kernel view.
+FileError check_parent(const std::string& path) {
+  if (in_kernel_view(path)) return kernel_view_refusal(path);
+  std::string dir = path;
+  while (true) {
+    char real[PATH_MAX];
+    if (::realpath(dir.c_str(), real) != nullptr) {
+      if (in_kernel_view(real)) return kernel_view_refusal(path);
+      return {};
+    }
+    if (dir == "/") return {};
+    auto slash = dir.rfind('/');
+    dir = slash == 0 || slash == std::string::npos ? "/" : dir.substr(0, slash);
+  }
 }
 
 std::string parent_of(const std::string& path) {
@@ -38,6 +80,13 @@ const char* type_of(mode_t m) {
 }
 
 }  // namespace
+
+bool in_kernel_view(const std::string& path) {
+  // /dev/shm is the sandbox's own scratch tmpfs, like /tmp: the one place
+  // under /dev the API reaches.
+  if (has_prefix(path, "/dev/shm")) return false;
+  return has_prefix(path, "/proc") || has_prefix(path, "/sys") || has_prefix(path, "/dev");
+}
 
 FileError file_error(int err, const std::string& what, const std::string& path) {
   const std::string msg = what + " " + path + ": " + std::strerror(err);
@@ -68,8 +117,10 @@ FileError file_error(int err, const std::string& what, const std::string& path) 
 }
 
 FileError list_dir(const std::string& path, nlohmann::json& entries) {
+  if (in_kernel_view(path)) return kernel_view_refusal(path);
   UniqueFd fd(open_resolved(path, O_RDONLY | O_DIRECTORY));
   if (!fd.valid()) return file_error(errno, "list", path);
+  if (auto e = check_opened(fd.get(), path); !e.code.empty()) return e;
   DIR* dir = ::fdopendir(fd.get());
   if (dir == nullptr) return file_error(errno, "list", path);
   fd.release();
@@ -91,8 +142,10 @@ FileError list_dir(const std::string& path, nlohmann::json& entries) {
 
 FileError read_file(const std::string& path, std::uint64_t cap, std::string& out) {
   // O_NONBLOCK: a FIFO planted as the target must not hang kiln-init.
+  if (in_kernel_view(path)) return kernel_view_refusal(path);
   UniqueFd fd(open_resolved(path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
   if (!fd.valid()) return file_error(errno, "read", path);
+  if (auto e = check_opened(fd.get(), path); !e.code.empty()) return e;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return file_error(errno, "stat", path);
   if (S_ISDIR(st.st_mode)) return {"bad_request", "is a directory: " + path};
@@ -116,6 +169,7 @@ FileError read_file(const std::string& path, std::uint64_t cap, std::string& out
 
 FileError make_dirs(const std::string& path) {
   if (path == "/") return {};
+  if (auto e = check_parent(path); !e.code.empty()) return e;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return {};
@@ -127,9 +181,11 @@ FileError make_dirs(const std::string& path) {
 }
 
 FileError write_file(const std::string& path, const std::string& data, std::uint64_t& size) {
+  if (auto e = check_parent(path); !e.code.empty()) return e;
   if (auto e = make_dirs(parent_of(path)); !e.code.empty()) return e;
   UniqueFd fd(open_resolved(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY, 0644));
   if (!fd.valid()) return file_error(errno, "write", path);
+  if (auto e = check_opened(fd.get(), path); !e.code.empty()) return e;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return file_error(errno, "stat", path);
   if (!S_ISREG(st.st_mode)) return {"bad_request", "not a regular file: " + path};
@@ -149,6 +205,7 @@ FileError write_file(const std::string& path, const std::string& data, std::uint
 
 FileError remove_path(const std::string& path) {
   if (path == "/" || path == "/home/user") return {"bad_request", "refusing to delete " + path};
+  if (auto e = check_parent(path); !e.code.empty()) return e;
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return file_error(errno, "delete", path);
   if (!S_ISDIR(st.st_mode)) {

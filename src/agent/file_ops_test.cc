@@ -109,6 +109,29 @@ TEST_F(FileOps, MkdirOverAFileIsBadRequest) {
   EXPECT_EQ(make_dirs(p("file/sub")).code, "bad_request");
 }
 
+TEST_F(FileOps, KernelViewsAreRefusedEvenThroughPlantedLinks) {
+  EXPECT_TRUE(in_kernel_view("/proc/1/maps"));
+  EXPECT_TRUE(in_kernel_view("/proc"));
+  EXPECT_TRUE(in_kernel_view("/sys/kernel"));
+  EXPECT_TRUE(in_kernel_view("/dev/null"));
+  EXPECT_FALSE(in_kernel_view("/dev/shm/x"));
+  EXPECT_FALSE(in_kernel_view("/dev/shm"));
+  EXPECT_FALSE(in_kernel_view("/processes"));
+  EXPECT_FALSE(in_kernel_view("/home/user/proc"));
+  fs::create_symlink("/proc/self/maps", p("m"));
+  fs::create_symlink("/proc/self", p("self"));
+  std::string out;
+  EXPECT_EQ(read_file(p("m"), 1 << 20, out).code, "bad_request");
+  EXPECT_EQ(read_file(p("self/status"), 1 << 20, out).code, "bad_request");
+  EXPECT_TRUE(out.empty());
+  std::uint64_t size = 0;
+  EXPECT_EQ(write_file(p("self/timerslack_ns"), "1", size).code, "bad_request");
+  EXPECT_EQ(remove_path(p("self/fd/0")).code, "bad_request");
+  EXPECT_EQ(make_dirs(p("self/x")).code, "bad_request");
+  nlohmann::json entries;
+  EXPECT_EQ(list_dir(p("self"), entries).code, "bad_request");
+}
+
 TEST(FileErrors, ErrnoMapping) {
   EXPECT_EQ(file_error(ENOENT, "read", "/x").code, "not_found");
   EXPECT_EQ(file_error(EROFS, "write", "/usr/x").code, "bad_request");

@@ -6,8 +6,10 @@
 #include "api/drive_json.h"
 #include "api/links.h"
 #include "api/routes.h"
+#include "common/ascii.h"
+#include "common/bounded_json.h"
 #include "net/url_fetcher.h"
-#include "sandbox/runs.h"
+#include "sandbox/run.h"
 
 namespace kiln::api {
 
@@ -61,9 +63,9 @@ awaitable<std::optional<InputFile>> read_input(const json& args, Services& s) {
     opts.max_bytes = cap;
     auto got = co_await net::fetch_url(args["fileUrl"], opts);
     if (!got) {
-      const int e = got.status().error_number();
-      if (e == EFBIG) throw ApiError(413, "too_large", got.status().message());
-      if (e == EINVAL || e == EACCES) throw ApiError(400, "bad_request", got.status().message());
+      const ErrorKind kind = got.status().kind();
+      if (kind == ErrorKind::kTooLarge || kind == ErrorKind::kInvalid)
+        throw api_error_from(got.status());
       throw ApiError(422, "invalid", "could not fetch fileUrl: " + got.status().message());
     }
     co_return InputFile{safe_name(given_name.empty() ? got->file_name : given_name),
@@ -73,12 +75,13 @@ awaitable<std::optional<InputFile>> read_input(const json& args, Services& s) {
 }
 
 // Files under `dir` as relative path -> "size mtime", read inside the sandbox.
-awaitable<std::map<std::string, std::string>> snapshot(std::shared_ptr<sandbox::Sandbox> sbx,
+awaitable<std::map<std::string, std::string>> snapshot(Services& s,
+                                                       std::shared_ptr<sandbox::Sandbox> sbx,
                                                        const std::string& dir) {
   std::map<std::string, std::string> out;
   auto listed = co_await sandbox::run_command(
-      sbx, "find " + dir + " -xdev -type f -printf '%P\\t%s %T@\\n' 2>/dev/null", "", 30000,
-      "/home/user",
+      s.manager, sbx, "find " + dir + " -xdev -type f -printf '%P\\t%s %T@\\n' 2>/dev/null", "",
+      30000, "/home/user",
       /*metered=*/false);
   if (!listed) co_return out;
   std::size_t start = 0;
@@ -106,7 +109,7 @@ awaitable<json> collect_outputs(HttpContext& ctx, Services& s,
                                 const std::map<std::string, std::string>& before, json& skipped) {
   json files = json::array();
   if (s.drive == nullptr) co_return files;
-  auto after = co_await snapshot(sbx, dir);
+  auto after = co_await snapshot(s, sbx, dir);
   for (const auto& [rel, stamp] : after) {
     auto it = before.find(rel);
     if (it != before.end() && it->second == stamp) continue;
@@ -114,17 +117,18 @@ awaitable<json> collect_outputs(HttpContext& ctx, Services& s,
       skipped.push_back({{"name", rel}, {"reason", "more than 20 output files"}});
       continue;
     }
-    json msg = {
-        {"op", "fs_read"}, {"path", dir + "/" + rel}, {"cap", s.manager.config().file_cap_bytes}};
-    auto reply = co_await sbx->conn->open(msg)->pop();
-    if (!reply || !reply->msg.value("ok", false)) {
-      skipped.push_back(
-          {{"name", rel}, {"reason", reply ? reply->msg.value("message", "") : "sandbox ended"}});
+    protocol::Request read =
+        protocol::ReadFile{dir + "/" + rel, s.manager.config().sandbox_file_cap()};
+    auto reply = co_await sandbox::call(*sbx, std::move(read));
+    if (!reply) {
+      skipped.push_back({{"name", rel}, {"reason", reply.status().message()}});
       continue;
     }
     const std::string drive_path = "/actions/" + sbx->id + "/" + rel;
-    auto put =
-        s.drive->put(sbx->workspace, drive_path, reply->data, storage::Scope::kTemporary, true);
+    const std::string& bytes = reply->data;
+    auto put = co_await s.pool.run([&] {
+      return s.drive->put(sbx->workspace, drive_path, bytes, storage::Scope::kTemporary, true);
+    });
     if (!put) {
       skipped.push_back({{"name", rel}, {"reason", put.status().message()}});
       continue;
@@ -160,8 +164,9 @@ awaitable<std::pair<std::shared_ptr<sandbox::Sandbox>, bool>> action_sandbox(Htt
 
 awaitable<void> put_input(std::shared_ptr<sandbox::Sandbox> sbx, const std::string& path,
                           std::string bytes) {
-  json msg = {{"op", "fs_write"}, {"path", path}};
-  co_await await_reply(sbx->conn->open(msg, std::move(bytes)));
+  protocol::Request request = protocol::WriteFile{path, std::move(bytes)};
+  auto reply = co_await sandbox::call(*sbx, std::move(request));
+  if (!reply) throw api_error_from(reply.status());
 }
 
 awaitable<void> execute_code(HttpContext& ctx, Services& s, const json& args) {
@@ -182,14 +187,14 @@ awaitable<void> execute_code(HttpContext& ctx, Services& s, const json& args) {
     failure = e;
   }
   if (!failure) {
-    auto before = co_await snapshot(sbx, dir);
+    auto before = co_await snapshot(s, sbx, dir);
     auto context = co_await s.manager.resolve_context(sbx, "", "python");
     if (!context) {
       failure = api_error_from(context.status());
     } else {
-      auto ran =
-          co_await sandbox::run_code(sbx, context->id, code, sbx->limits.exec_timeout_s * 1000,
-                                     s.manager.config().output_cap_bytes);
+      auto ran = co_await sandbox::run_code(s.manager, sbx, context->id, code,
+                                            sbx->limits.exec_timeout_s * 1000,
+                                            s.manager.config().output_cap_bytes);
       if (!ran) {
         failure = api_error_from(ran.status());
       } else {
@@ -226,8 +231,7 @@ awaitable<void> process_file(HttpContext& ctx, Services& s, const json& args) {
   std::string ext = input->name.substr(input->name.find_last_of('.') == std::string::npos
                                            ? input->name.size()
                                            : input->name.find_last_of('.') + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  ext = ascii_lower(ext);
   if (std::find(kSupported.begin(), kSupported.end(), ext) == kSupported.end()) {
     throw ApiError(
         415, "unsupported_type",
@@ -256,11 +260,12 @@ awaitable<void> process_file(HttpContext& ctx, Services& s, const json& args) {
                             " && /usr/bin/python3 /skills/process-file/process_file.py " +
                             quote(op) + " " + quote(in_path) + " " + quote(options.dump()) + " " +
                             quote(out_dir);
-    auto ran = co_await sandbox::run_command(sbx, cmd, "", sbx->limits.exec_timeout_s * 1000);
+    auto ran =
+        co_await sandbox::run_command(s.manager, sbx, cmd, "", sbx->limits.exec_timeout_s * 1000);
     if (!ran) {
       failure = api_error_from(ran.status());
     } else {
-      json result = json::parse(ran->stdout_text, nullptr, false);
+      json result = untrusted_json(ran->stdout_text);
       if (ran->exit_code == 2) {
         failure = ApiError(
             415, "unsupported_type",
@@ -288,17 +293,28 @@ awaitable<void> process_file(HttpContext& ctx, Services& s, const json& args) {
 awaitable<void> handle_actions(HttpContext& ctx, Services& s) {
   if (ctx.method() != http::verb::post || ctx.segments().size() != 2)
     throw not_found("no such route");
-  json body = ctx.json_body();
+  json body = ctx.json_body({"action", "arguments"});
+  if (body.contains("action") && !body["action"].is_string())
+    throw bad_request("'action' must be a string");
   const std::string action = body.value("action", "");
   json args = body.value("arguments", json::object());
   if (!args.is_object()) throw bad_request("'arguments' must be an object");
+  if (action == "executeCode") {
+    reject_unknown_fields(args, {"code", "fileUrl", "fileBase64", "fileName", "session"},
+                          "arguments.");
+  } else if (action == "processFile") {
+    reject_unknown_fields(args,
+                          {"operation", "options", "fileUrl", "fileBase64", "fileName", "session"},
+                          "arguments.");
+  }
   if (action == "executeCode") co_return co_await execute_code(ctx, s, args);
   if (action == "processFile") co_return co_await process_file(ctx, s, args);
   throw bad_request("unknown action '" + action + "' (executeCode, processFile)");
 }
 
 awaitable<void> handle_signed_download(HttpContext& ctx, Services& s) {
-  if (ctx.method() != http::verb::get) throw ApiError(405, "bad_request", "method not allowed");
+  if (ctx.method() != http::verb::get)
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   if (s.drive == nullptr) throw ApiError(503, "unavailable", "Drive is not configured");
   auto target = verify_link(s.link_secret, ctx.query("w"), ctx.query("p"), ctx.query("e"),
                             ctx.query("sig"), std::chrono::system_clock::now());
@@ -306,7 +322,7 @@ awaitable<void> handle_signed_download(HttpContext& ctx, Services& s) {
     // Expired or forged: the same answer, so a link reveals nothing.
     throw not_found("download link is invalid or has expired");
   }
-  auto got = s.drive->get(target->workspace, target->path);
+  auto got = co_await s.pool.run([&] { return s.drive->get(target->workspace, target->path); });
   if (!got) throw not_found("the file is gone");
   co_return co_await ctx.send_bytes(200, "application/octet-stream", std::move(got->bytes));
 }

@@ -2,7 +2,9 @@
 #include <regex>
 
 #include "api/routes.h"
-#include "sandbox/runs.h"
+#include "common/bounded_json.h"
+#include "common/languages.h"
+#include "sandbox/run.h"
 
 namespace kiln::api {
 
@@ -79,13 +81,8 @@ json warnings_for(const std::string& code, const std::string& language) {
 }
 
 std::string checker_command(const std::string& language) {
-  if (language == "python")
-    return "/usr/bin/python3 -I /opt/kiln/runtimes/checkers/check_python.py";
-  if (language == "javascript" || language == "typescript") {
-    return "/usr/bin/node /opt/kiln/runtimes/checkers/check_js.js " + language;
-  }
-  if (language == "bash") return "/bin/bash /opt/kiln/runtimes/checkers/check_bash.sh";
-  return "";
+  const Language* l = find_language(language);
+  return l ? l->checker_command : "";
 }
 
 struct CodeRequest {
@@ -98,26 +95,29 @@ CodeRequest parse_code_request(const json& body, const Config& config) {
     throw bad_request("'code' (a string) is required");
   r.code = body["code"];
   if (r.code.size() > config.max_code_bytes) {
-    throw bad_request("'code' is " + std::to_string(r.code.size()) + " bytes, over the " +
-                      std::to_string(config.max_code_bytes) + "-byte limit");
+    throw ApiError(413, "too_large",
+                   "'code' is " + std::to_string(r.code.size()) + " bytes, over the " +
+                       std::to_string(config.max_code_bytes) + "-byte limit");
   }
   // JSON parsing already refused invalid UTF-8; a NUL can still arrive escaped.
   if (r.code.find('\0') != std::string::npos) throw bad_request("'code' contains a NUL byte");
-  r.language = body.value("language", "python");
+  r.language = body.value("language", std::string(kDefaultLanguage));
   if (checker_command(r.language).empty()) {
-    throw bad_request("unsupported language: " + r.language +
-                      " (supported: python, javascript, typescript, bash)");
+    throw bad_request("unsupported language: " + r.language + " (supported: " + language_names() +
+                      ")");
   }
   return r;
 }
 
 awaitable<void> handle_validate(HttpContext& ctx, Manager& m) {
-  CodeRequest req = parse_code_request(ctx.json_body(), m.config());
+  CodeRequest req = parse_code_request(ctx.json_body({"code", "language"}), m.config());
   auto sbx = co_await m.system_sandbox();
   if (!sbx) throw api_error_from(sbx.status());
-  auto out = co_await sandbox::run_command(*sbx, checker_command(req.language), req.code, 15000);
+  // The daemon's own sandbox: parsing is not billed to anyone.
+  auto out = co_await sandbox::run_command(m, *sbx, checker_command(req.language), req.code, 15000,
+                                           "/home/user", /*metered=*/false);
   if (!out) throw api_error_from(out.status());
-  json errors = json::parse(out->stdout_text, nullptr, false);
+  json errors = untrusted_json(out->stdout_text);
   if (errors.is_discarded() || !errors.is_array()) {
     throw ApiError(500, "internal", "the " + req.language + " checker failed: " + out->stderr_text);
   }
@@ -161,10 +161,13 @@ std::string describe_error(const json& e) {
 }
 
 awaitable<void> handle_test(HttpContext& ctx, Manager& m) {
-  json body = ctx.json_body();
+  json body = ctx.json_body({"code", "language", "tests"});
   CodeRequest req = parse_code_request(body, m.config());
-  if (req.language != "python" && req.language != "javascript" && req.language != "typescript") {
-    throw bad_request("test supports python, javascript and typescript");
+  if (const Language* l = find_language(req.language); l == nullptr || !l->testable) {
+    std::string testable;
+    for (const auto& x : languages())
+      if (x.testable) testable += (testable.empty() ? "" : ", ") + std::string(x.name);
+    throw bad_request("test supports " + testable);
   }
   if (!body.contains("tests") || !body["tests"].is_array() || body["tests"].empty()) {
     throw bad_request("'tests' must be a non-empty array of {call, expected}");
@@ -174,6 +177,7 @@ awaitable<void> handle_test(HttpContext& ctx, Manager& m) {
     if (!t.is_object() || !t.contains("call") || !t["call"].is_string()) {
       throw bad_request("each test needs 'call' (a string) and 'expected'");
     }
+    reject_unknown_fields(t, {"call", "expected"}, "tests[].");
   }
   // A fresh sandbox in the caller's workspace (metered like any other),
   // ended when the tests are done.
@@ -189,11 +193,11 @@ awaitable<void> handle_test(HttpContext& ctx, Manager& m) {
   {
     auto context = co_await m.resolve_context(sbx, "", req.language);
     const std::uint64_t timeout_ms = sbx->limits.exec_timeout_s * 1000;
-    std::optional<sandbox::CodeOutcome> setup;
+    std::optional<sandbox::RunOutcome> setup;
     if (!context) {
       failure = api_error_from(context.status());
     } else {
-      auto ran = co_await sandbox::run_code(sbx, context->id, req.code, timeout_ms, 1 << 20);
+      auto ran = co_await sandbox::run_code(m, sbx, context->id, req.code, timeout_ms, 1 << 20);
       if (!ran)
         failure = api_error_from(ran.status());
       else
@@ -210,8 +214,8 @@ awaitable<void> handle_test(HttpContext& ctx, Manager& m) {
       if (!setup->error.is_null()) {
         r["error"] = "the code failed before the tests ran: " + describe_error(setup->error);
       } else {
-        auto ran = co_await sandbox::run_code(sbx, context->id, call_code(req.language, t["call"]),
-                                              timeout_ms, 1 << 20);
+        auto ran = co_await sandbox::run_code(
+            m, sbx, context->id, call_code(req.language, t["call"]), timeout_ms, 1 << 20);
         if (!ran) {
           r["error"] = ran.status().message();
         } else if (!ran->error.is_null()) {
@@ -220,7 +224,7 @@ awaitable<void> handle_test(HttpContext& ctx, Manager& m) {
           const auto marker = ran->stdout_text.rfind("__kiln_result__");
           json actual = marker == std::string::npos
                             ? json(nullptr)
-                            : json::parse(ran->stdout_text.substr(marker + 15), nullptr, false);
+                            : untrusted_json(ran->stdout_text.substr(marker + 15));
           if (actual.is_discarded()) actual = nullptr;
           r["actual"] = actual;
           r["passed"] = json_equal(actual, expected);

@@ -1,5 +1,6 @@
 // /v1/sandboxes/{id}/contexts: stateful interpreters.
 #include "api/routes.h"
+#include "common/languages.h"
 
 namespace kiln::api {
 
@@ -26,8 +27,8 @@ awaitable<void> handle_contexts(HttpContext& ctx, Manager& m,
       co_return co_await ctx.send_json(200, lit1_);
     }
     if (method == http::verb::post) {
-      auto body = ctx.json_body();
-      std::string language = "python", cwd = "/home/user";
+      auto body = ctx.json_body({"language", "cwd"});
+      std::string language(kDefaultLanguage), cwd = "/home/user";
       if (body.contains("language")) {
         if (!body["language"].is_string()) throw bad_request("'language' must be a string");
         language = body["language"];
@@ -40,7 +41,7 @@ awaitable<void> handle_contexts(HttpContext& ctx, Manager& m,
       if (!made) throw api_error_from(made.status());
       co_return co_await ctx.send_json(201, context_json(*made));
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   const std::string& cid = seg[4];
   if (!sbx->contexts.count(cid)) throw not_found("context " + cid + " not found");
@@ -49,7 +50,7 @@ awaitable<void> handle_contexts(HttpContext& ctx, Manager& m,
     co_return co_await ctx.send_empty(204);
   }
   if (seg.size() == 5 && method == http::verb::get) {
-    co_return co_await ctx.send_json(200, context_json(sbx->contexts[cid]));
+    co_return co_await ctx.send_json(200, context_json(sbx->contexts.at(cid)));
   }
   if (seg.size() == 6 && seg[5] == "restart" && method == http::verb::post) {
     if (auto s = co_await m.delete_context(sbx, cid, true); !s) throw api_error_from(s);

@@ -5,6 +5,7 @@
 #include "api/drive_json.h"
 #include "api/routes.h"
 #include "common/sandbox_path.h"
+#include "sandbox/run.h"
 #include "sandbox/sandbox.h"
 #include "storage/file_types.h"
 
@@ -51,21 +52,28 @@ awaitable<void> handle_drive(HttpContext& ctx, Services& s) {
     if (!ctx.has_query("path")) throw bad_request("query parameter 'path' is required");
     const std::string path = ctx.query("path");
     if (method == http::verb::put) {
-      auto put = drive.put(ctx.workspace(), path, ctx.request().body(),
-                           scope_param(ctx.query("scope")), flag(ctx.query("replace"), "replace"));
+      const storage::Scope scope = scope_param(ctx.query("scope"));
+      const bool replace = flag(ctx.query("replace"), "replace");
+      const std::string& workspace = ctx.workspace();
+      const std::string& bytes = ctx.request().body();
+      auto put =
+          co_await s.pool.run([&] { return drive.put(workspace, path, bytes, scope, replace); });
       if (!put) throw api_error_from(put.status());
       co_return co_await ctx.send_json(201, drive_file_json(*put));
     }
     if (method == http::verb::get) {
-      auto got = drive.get(ctx.workspace(), path);
+      const std::string& workspace = ctx.workspace();
+      auto got = co_await s.pool.run([&] { return drive.get(workspace, path); });
       if (!got) throw api_error_from(got.status());
       co_return co_await ctx.send_bytes(200, "application/octet-stream", std::move(got->bytes));
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   if (seg.size() == 2) {
     if (method == http::verb::get) {
-      auto files = drive.list(ctx.workspace(), ctx.has_query("prefix") ? ctx.query("prefix") : "/");
+      const std::string& workspace = ctx.workspace();
+      const std::string prefix = ctx.has_query("prefix") ? ctx.query("prefix") : "/";
+      auto files = co_await s.pool.run([&] { return drive.list(workspace, prefix); });
       if (!files) throw api_error_from(files.status());
       json list = json::array();
       for (const auto& f : *files) list.push_back(drive_file_json(f));
@@ -74,10 +82,13 @@ awaitable<void> handle_drive(HttpContext& ctx, Services& s) {
     }
     if (method == http::verb::delete_) {
       if (!ctx.has_query("path")) throw bad_request("query parameter 'path' is required");
-      if (auto st = drive.remove(ctx.workspace(), ctx.query("path")); !st) throw api_error_from(st);
+      const std::string& workspace = ctx.workspace();
+      const std::string path = ctx.query("path");
+      Status st = co_await s.pool.run([&] { return drive.remove(workspace, path); });
+      if (!st) throw api_error_from(st);
       co_return co_await ctx.send_empty(204);
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   throw not_found("no such route");
 }
@@ -87,7 +98,7 @@ awaitable<void> handle_transfer(HttpContext& ctx, Services& s,
   storage::Drive& drive = require_drive(s);
   if (ctx.method() != http::verb::post || ctx.segments().size() != 4)
     throw not_found("no such route");
-  json body = ctx.json_body();
+  json body = ctx.json_body({"drive_path", "sandbox_path", "replace", "scope"});
   auto text = [&](const char* key) -> std::string {
     if (!body.contains(key) || !body[key].is_string()) {
       throw bad_request(std::string("'") + key + "' (a string) is required");
@@ -97,17 +108,25 @@ awaitable<void> handle_transfer(HttpContext& ctx, Services& s,
   const std::string drive_path = text("drive_path");
   auto sandbox_path = normalize_sandbox_path(text("sandbox_path"));
   if (!sandbox_path) throw bad_request("sandbox_path: " + sandbox_path.status().message());
-  const std::uint64_t cap = s.manager.config().file_cap_bytes;
+  const std::uint64_t cap = s.manager.config().sandbox_file_cap();
   if (ctx.segments()[3] == "upload") {
-    auto got = drive.get(ctx.workspace(), drive_path);
+    const std::string& workspace = ctx.workspace();
+    auto got = co_await s.pool.run([&] { return drive.get(workspace, drive_path); });
     if (!got) throw api_error_from(got.status());
+    if (got->bytes.size() > cap) {
+      throw ApiError(413, "too_large",
+                     got->file.path + " is " + std::to_string(got->bytes.size()) +
+                         " bytes, over the " + std::to_string(cap) +
+                         "-byte cap of a file into a sandbox");
+    }
     if (auto st = storage::check_drive_type(got->file.path, got->bytes); !st)
       throw api_error_from(st);
-    json msg = {{"op", "fs_write"}, {"path", *sandbox_path}};
-    auto reply = co_await await_reply(sbx->conn->open(msg, std::move(got->bytes)));
-    json out = {{"drive_path", got->file.path},
-                {"sandbox_path", *sandbox_path},
-                {"size", reply.msg.value("size", 0)}};
+    protocol::Request request = protocol::WriteFile{*sandbox_path, std::move(got->bytes)};
+    auto reply = co_await sandbox::call(*sbx, std::move(request));
+    if (!reply) throw api_error_from(reply.status());
+    auto size = protocol::decode_size(*reply);
+    if (!size) throw api_error_from(size.status());
+    json out = {{"drive_path", got->file.path}, {"sandbox_path", *sandbox_path}, {"size", *size}};
     co_return co_await ctx.send_json(201, out);
   }
   // download: sandbox -> Drive
@@ -117,9 +136,13 @@ awaitable<void> handle_transfer(HttpContext& ctx, Services& s,
     replace = body["replace"];
   }
   storage::Scope scope = scope_param(body.value("scope", std::string("persistent")));
-  json msg = {{"op", "fs_read"}, {"path", *sandbox_path}, {"cap", cap}};
-  auto reply = co_await await_reply(sbx->conn->open(msg));
-  auto put = drive.put(ctx.workspace(), drive_path, reply.data, scope, replace);
+  protocol::Request request = protocol::ReadFile{*sandbox_path, cap};
+  auto reply = co_await sandbox::call(*sbx, std::move(request));
+  if (!reply) throw api_error_from(reply.status());
+  const std::string& workspace = ctx.workspace();
+  const std::string& bytes = reply->data;
+  auto put =
+      co_await s.pool.run([&] { return drive.put(workspace, drive_path, bytes, scope, replace); });
   if (!put) throw api_error_from(put.status());
   co_return co_await ctx.send_json(201, drive_file_json(*put));
 }

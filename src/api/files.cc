@@ -3,6 +3,7 @@
 // agent/file_ops.h), never by the daemon on the host.
 #include "api/routes.h"
 #include "common/sandbox_path.h"
+#include "sandbox/run.h"
 
 namespace kiln::api {
 
@@ -31,53 +32,66 @@ awaitable<void> handle_files(HttpContext& ctx, Manager& m, std::shared_ptr<sandb
   if (seg.size() == 4) {
     if (method == http::verb::get) {
       const std::string path = ctx.has_query("path") ? path_param(ctx.query("path")) : "/home/user";
-      nlohmann::json lit1_ = {{"op", "fs_list"}, {"path", path}};
-      auto reply = co_await await_reply(sbx->conn->open(lit1_));
-      json entries = reply.msg.value("entries", json::array());
-      for (auto& e : entries) {
-        const auto t = sandbox::SystemClock::from_time_t(e.value("mtime", std::int64_t{0}));
-        e["mtime"] = sandbox::rfc3339(t);
+      protocol::Request request = protocol::ListFiles{path};
+      auto reply = co_await sandbox::call(*sbx, std::move(request));
+      if (!reply) throw api_error_from(reply.status());
+      auto entries = protocol::decode_file_entries(*reply);
+      if (!entries) throw api_error_from(entries.status());
+      json list = json::array();
+      for (const auto& e : *entries) {
+        list.push_back({{"name", e.name},
+                        {"path", e.path},
+                        {"type", e.type},
+                        {"size", e.size},
+                        {"mtime", sandbox::rfc3339(sandbox::SystemClock::from_time_t(e.mtime))}});
       }
-      nlohmann::json lit2_ = {{"entries", entries}};
-      co_return co_await ctx.send_json(200, lit2_);
+      json body = {{"entries", list}};
+      co_return co_await ctx.send_json(200, body);
     }
     if (method == http::verb::delete_) {
       const std::string path = required_path(ctx);
-      nlohmann::json lit3_ = {{"op", "fs_delete"}, {"path", path}};
-      co_await await_reply(sbx->conn->open(lit3_));
+      protocol::Request request = protocol::DeleteFile{path};
+      auto reply = co_await sandbox::call(*sbx, std::move(request));
+      if (!reply) throw api_error_from(reply.status());
       co_return co_await ctx.send_empty(204);
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   if (seg.size() == 5 && seg[4] == "content") {
     const std::string path = required_path(ctx);
     if (method == http::verb::get) {
-      json request = {{"op", "fs_read"}, {"path", path}, {"cap", config.file_cap_bytes}};
-      auto reply = co_await await_reply(sbx->conn->open(request));
-      co_return co_await ctx.send_bytes(200, "application/octet-stream", std::move(reply.data));
+      protocol::Request request = protocol::ReadFile{path, config.sandbox_file_cap()};
+      auto reply = co_await sandbox::call(*sbx, std::move(request));
+      if (!reply) throw api_error_from(reply.status());
+      co_return co_await ctx.send_bytes(200, "application/octet-stream", std::move(reply->data));
     }
     if (method == http::verb::put) {
       std::string data = ctx.request().body();
-      if (data.size() > config.file_cap_bytes) {
+      if (data.size() > config.sandbox_file_cap()) {
         throw ApiError(413, "too_large",
-                       "file is over the " + std::to_string(config.file_cap_bytes) + "-byte cap");
+                       "file is over the " + std::to_string(config.sandbox_file_cap()) +
+                           "-byte cap of a file into a sandbox");
       }
-      nlohmann::json lit4_ = {{"op", "fs_write"}, {"path", path}};
-      auto reply = co_await await_reply(sbx->conn->open(lit4_, std::move(data)));
-      nlohmann::json lit5_ = {{"path", path}, {"size", reply.msg.value("size", 0)}};
-      co_return co_await ctx.send_json(201, lit5_);
+      protocol::Request request = protocol::WriteFile{path, std::move(data)};
+      auto reply = co_await sandbox::call(*sbx, std::move(request));
+      if (!reply) throw api_error_from(reply.status());
+      auto size = protocol::decode_size(*reply);
+      if (!size) throw api_error_from(size.status());
+      json body = {{"path", path}, {"size", *size}};
+      co_return co_await ctx.send_json(201, body);
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   if (seg.size() == 5 && seg[4] == "mkdir" && method == http::verb::post) {
-    json body = ctx.json_body();
+    json body = ctx.json_body({"path"});
     if (!body.contains("path") || !body["path"].is_string())
       throw bad_request("'path' (a string) is required");
     const std::string path = path_param(body["path"]);
-    nlohmann::json lit6_ = {{"op", "fs_mkdir"}, {"path", path}};
-    co_await await_reply(sbx->conn->open(lit6_));
-    nlohmann::json lit7_ = {{"path", path}};
-    co_return co_await ctx.send_json(201, lit7_);
+    protocol::Request request = protocol::MakeDir{path};
+    auto reply = co_await sandbox::call(*sbx, std::move(request));
+    if (!reply) throw api_error_from(reply.status());
+    json out = {{"path", path}};
+    co_return co_await ctx.send_json(201, out);
   }
   throw not_found("no such route");
 }

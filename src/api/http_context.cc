@@ -7,7 +7,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 
+#include "common/bounded_json.h"
+
 namespace kiln::api {
+
+namespace {
+// Request bodies have fixed shapes; nothing a client sends needs more.
+constexpr JsonLimits kRequestJsonLimits{64u << 20, 64};
+}  // namespace
 
 namespace asio = boost::asio;
 using asio::awaitable;
@@ -71,12 +78,30 @@ std::string HttpContext::query(const std::string& key) const {
   return it == query_.end() ? "" : it->second;
 }
 
-nlohmann::json HttpContext::json_body() const {
+void reject_unknown_fields(const nlohmann::json& object,
+                           std::initializer_list<std::string_view> known,
+                           const std::string& where) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    bool found = false;
+    for (auto k : known) found = found || it.key() == k;
+    if (found) continue;
+    std::string names;
+    for (auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    throw bad_request("unknown field '" + where + it.key() + "'" +
+                      (names.empty() ? std::string(" (this request takes no fields)")
+                                     : " (known: " + names + ")"));
+  }
+}
+
+nlohmann::json HttpContext::json_body(std::initializer_list<std::string_view> known) const {
   if (req_.body().empty()) return nlohmann::json::object();
-  auto j = nlohmann::json::parse(req_.body(), nullptr, false);
-  if (j.is_discarded()) throw bad_request("request body is not valid JSON");
-  if (!j.is_object()) throw bad_request("request body must be a JSON object");
-  return j;
+  // Bodies are size-capped by the server; depth is capped here, before a
+  // value exists that a later copy or dump would recurse into.
+  auto j = parse_bounded_json(req_.body(), kRequestJsonLimits);
+  if (!j) throw bad_request("request body: " + j.status().message());
+  if (!j->is_object()) throw bad_request("request body must be a JSON object");
+  reject_unknown_fields(*j, known);
+  return std::move(*j);
 }
 
 awaitable<void> HttpContext::send_bytes(int status, const std::string& content_type,
@@ -84,6 +109,7 @@ awaitable<void> HttpContext::send_bytes(int status, const std::string& content_t
   http::response<http::string_body> res{static_cast<http::status>(status), req_.version()};
   res.set(http::field::server, "kilnd/" KILN_VERSION);
   if (!content_type.empty()) res.set(http::field::content_type, content_type);
+  for (const auto& [name, value] : extra_headers_) res.set(name, value);
   res.keep_alive(keep_alive_);
   res.body() = std::move(body);
   res.prepare_payload();
@@ -98,6 +124,15 @@ awaitable<void> HttpContext::send_json(int status, const nlohmann::json& body) {
                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+awaitable<void> HttpContext::send_response(http::response<http::string_body>& res) {
+  res.set(http::field::server, "kilnd/" KILN_VERSION);
+  res.keep_alive(keep_alive_);
+  responded_ = true;
+  boost::system::error_code ec;
+  co_await http::async_write(stream_, res, asio::redirect_error(use_awaitable, ec));
+  if (ec) keep_alive_ = false;
+}
+
 awaitable<void> HttpContext::send_empty(int status) { co_await send_bytes(status, "", ""); }
 
 awaitable<void> HttpContext::send_error(const ApiError& e) {
@@ -106,11 +141,26 @@ awaitable<void> HttpContext::send_error(const ApiError& e) {
 }
 
 awaitable<void> HttpContext::begin_stream() {
+  co_await begin_stream(stream_mode_ == StreamMode::kSse ? "text/event-stream"
+                                                         : "application/x-ndjson");
+}
+
+awaitable<bool> HttpContext::stream_raw(std::string_view bytes) {
+  if (stream_failed_) co_return false;
+  boost::system::error_code ec;
+  co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes.data(), bytes.size())),
+                             asio::redirect_error(use_awaitable, ec));
+  if (ec) stream_failed_ = true;
+  co_return !ec;
+}
+
+awaitable<void> HttpContext::begin_stream(const std::string& content_type) {
   http::response<http::empty_body> res{http::status::ok, req_.version()};
   res.set(http::field::server, "kilnd/" KILN_VERSION);
-  res.set(http::field::content_type,
-          stream_mode_ == StreamMode::kSse ? "text/event-stream" : "application/x-ndjson");
+  res.set(http::field::content_type, content_type);
+  for (const auto& [name, value] : extra_headers_) res.set(name, value);
   res.set(http::field::cache_control, "no-cache");
+  for (const auto& [name, value] : extra_headers_) res.set(name, value);
   res.keep_alive(keep_alive_);
   res.chunked(true);
   http::response_serializer<http::empty_body> sr{res};

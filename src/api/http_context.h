@@ -9,10 +9,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln::api {
@@ -28,6 +30,12 @@ struct ApiError : std::runtime_error {
 
 ApiError not_found(const std::string& what);
 ApiError bad_request(const std::string& what);
+
+// 400 naming the first key of `object` not in `known`; `where` prefixes
+// the name for nested objects ("arguments.", "limits.").
+void reject_unknown_fields(const nlohmann::json& object,
+                           std::initializer_list<std::string_view> known,
+                           const std::string& where = "");
 
 enum class StreamMode { kNone, kNdjson, kSse };
 
@@ -51,23 +59,40 @@ class HttpContext {
   const std::string& workspace() const { return workspace_; }
   void set_workspace(std::string w) { workspace_ = std::move(w); }
 
-  // The body parsed as a JSON object ({} when empty); 400 otherwise.
-  nlohmann::json json_body() const;
+  // The body parsed as a JSON object ({} when empty); 400 otherwise, also
+  // for any field not in `known`: a client that asks for a setting kilnd
+  // does not have must never silently not get it.
+  nlohmann::json json_body(std::initializer_list<std::string_view> known) const;
+
+  // An extra response header for the reply still to be sent.
+  void add_header(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
 
   boost::asio::awaitable<void> send_json(int status, const nlohmann::json& body);
   boost::asio::awaitable<void> send_bytes(int status, const std::string& content_type,
                                           std::string body);
   boost::asio::awaitable<void> send_empty(int status);
   boost::asio::awaitable<void> send_error(const ApiError& e);
+  // A response the caller built, with headers of its own (the console).
+  boost::asio::awaitable<void> send_response(http::response<http::string_body>& res);
 
   // Streams: header first (chunked), then one event per chunk.
   boost::asio::awaitable<void> begin_stream();
   boost::asio::awaitable<bool> stream_event(const nlohmann::json& event);
   boost::asio::awaitable<void> end_stream();
+  // A stream of raw chunks with its own Content-Type (Connect envelopes);
+  // end it with end_stream().
+  boost::asio::awaitable<void> begin_stream(const std::string& content_type);
+  boost::asio::awaitable<bool> stream_raw(std::string_view bytes);
 
   // Calls on_gone once if the client closes its connection while a
   // response is pending (the socket turns readable with EOF).
   void watch_disconnect(std::function<void()> on_gone);
+  // A header for the response still to be sent (e.g. Mcp-Session-Id).
+  void add_response_header(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
   void stop_watching();
 
  private:
@@ -80,6 +105,7 @@ class HttpContext {
   bool responded_ = false;
   bool stream_failed_ = false;
   std::shared_ptr<bool> watching_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
   std::string workspace_ = "default";
 };
 

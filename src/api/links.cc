@@ -54,17 +54,17 @@ Result<LinkTarget> verify_link(const std::string& secret, const std::string& wor
   const std::string want = hmac_hex(secret, signed_message(workspace, path, expires));
   if (signature.size() != want.size() ||
       CRYPTO_memcmp(signature.data(), want.data(), want.size()) != 0) {
-    return Status::error("invalid download link", EACCES);
+    return Status::invalid("invalid download link");
   }
   long long deadline = 0;
   try {
     deadline = std::stoll(expires);
   } catch (const std::exception&) {
-    return Status::error("invalid download link", EACCES);
+    return Status::invalid("invalid download link");
   }
   const auto now_s =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (now_s > deadline) return Status::error("the download link has expired", ETIMEDOUT);
+  if (now_s > deadline) return Status::unprocessable("the download link has expired");
   return LinkTarget{workspace, path};
 }
 
@@ -73,12 +73,12 @@ Result<std::string> decode_base64(const std::string& text) {
   clean.reserve(text.size());
   for (char c : text)
     if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean += c;
-  if (clean.size() % 4 != 0) return Status::error("fileBase64 is not valid base64", EINVAL);
+  if (clean.size() % 4 != 0) return Status::invalid("fileBase64 is not valid base64");
   std::string out(clean.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(clean.data()),
                                 static_cast<int>(clean.size()));
-  if (n < 0) return Status::error("fileBase64 is not valid base64", EINVAL);
+  if (n < 0) return Status::invalid("fileBase64 is not valid base64");
   // EVP_DecodeBlock counts the padding as zero bytes; drop them.
   std::size_t pad = 0;
   if (!clean.empty() && clean.back() == '=') ++pad;

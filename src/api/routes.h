@@ -25,6 +25,8 @@ boost::asio::awaitable<void> handle_commands(HttpContext& ctx, Manager& m,
                                              std::shared_ptr<sandbox::Sandbox> sbx);
 boost::asio::awaitable<void> handle_files(HttpContext& ctx, Manager& m,
                                           std::shared_ptr<sandbox::Sandbox> sbx);
+boost::asio::awaitable<void> handle_network(HttpContext& ctx, Manager& m,
+                                            std::shared_ptr<sandbox::Sandbox> sbx);
 boost::asio::awaitable<void> handle_ops(HttpContext& ctx, Manager& m);
 boost::asio::awaitable<void> handle_checks(HttpContext& ctx, Manager& m);
 boost::asio::awaitable<void> handle_drive(HttpContext& ctx, Services& s);
@@ -34,15 +36,13 @@ boost::asio::awaitable<void> handle_skills(HttpContext& ctx, Services& s);
 boost::asio::awaitable<void> handle_usage(HttpContext& ctx, Services& s);
 boost::asio::awaitable<void> handle_actions(HttpContext& ctx, Services& s);
 boost::asio::awaitable<void> handle_signed_download(HttpContext& ctx, Services& s);
+// /mcp: the MCP Streamable HTTP transport (checks Origin/Host, then auth).
+boost::asio::awaitable<void> handle_mcp(HttpContext& ctx, Services& s);
 
 // Shared helpers.
 std::shared_ptr<sandbox::Sandbox> require_sandbox(Manager& m, const HttpContext& ctx,
                                                   const std::string& id);
-// Maps a Status from the manager to an ApiError by its errno class.
+// Maps a failed Status to its ApiError by its kind (the one place).
 ApiError api_error_from(const Status& s);
-// The API error for a refusal from kiln-init ({"ok": false, "code", "message"}).
-ApiError refusal_from(const protocol::Frame& reply);
-// Awaits a single reply frame; throws the mapped ApiError on failure.
-boost::asio::awaitable<protocol::Frame> await_reply(std::shared_ptr<sandbox::FrameQueue> q);
 
 }  // namespace kiln::api

@@ -1,5 +1,7 @@
-// /v1/sandboxes: create, list, get, delete, extend.
+// /v1/sandboxes: create, list, get, delete, extend, pause, resume.
 #include "api/routes.h"
+#include "egress/policy.h"
+#include "sandbox/packages.h"
 
 namespace kiln::api {
 
@@ -52,14 +54,18 @@ sandbox::CreateRequest parse_create(const json& body, const Config& config) {
   }
   if (auto& e = field(body, "env", json::value_t::object, "an object"); !e.is_null()) {
     check_string_map(e, "env");
-    req.env = e;
+    for (auto it = e.begin(); it != e.end(); ++it) req.env[it.key()] = it.value();
   }
   if (auto& md = field(body, "metadata", json::value_t::object, "an object"); !md.is_null()) {
     check_string_map(md, "metadata");
     req.metadata = md;
   }
-  if (auto& n = field(body, "network", json::value_t::string, "a string"); !n.is_null()) {
-    if (n.get<std::string>() != "none") throw bad_request("network: only \"none\" is supported");
+  if (auto& a = field(body, "auto_resume", json::value_t::boolean, "a boolean"); !a.is_null())
+    req.auto_resume = a.get<bool>();
+  if (auto n = body.find("network"); n != body.end() && !n->is_null()) {
+    auto policy = egress::parse_policy(*n);
+    if (!policy) throw bad_request(policy.status().message());
+    req.network = std::move(*policy);
   }
   if (auto& l = field(body, "limits", json::value_t::object, "an object"); !l.is_null()) {
     for (auto it = l.begin(); it != l.end(); ++it) {
@@ -90,10 +96,26 @@ awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m) {
   const auto method = ctx.method();
   if (seg.size() == 2) {
     if (method == http::verb::post) {
-      auto req = parse_create(ctx.json_body(), m.config());
+      const json body = ctx.json_body({"template", "timeout_s", "session", "env", "metadata",
+                                       "network", "limits", "auto_resume", "packages"});
+      auto req = parse_create(body, m.config());
       req.workspace = ctx.workspace();
+      sandbox::PackageList packages;
+      if (auto p = body.find("packages"); p != body.end() && !p->is_null()) {
+        auto parsed = sandbox::parse_packages(*p);
+        if (!parsed) throw api_error_from(parsed.status());
+        packages = std::move(*parsed);
+      }
       auto made = co_await m.create(std::move(req));
       if (!made) throw api_error_from(made.status());
+      // Before the first execution; a session that already existed has them.
+      if (made->second && !packages.empty()) {
+        Status installed = co_await sandbox::install_packages(m, made->first, std::move(packages));
+        if (!installed) {
+          co_await m.destroy(made->first->id);
+          throw api_error_from(installed);
+        }
+      }
       co_return co_await ctx.send_json(made->second ? 201 : 200, made->first->to_json(false));
     }
     if (method == http::verb::get) {
@@ -102,7 +124,7 @@ awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m) {
       nlohmann::json lit1_ = {{"sandboxes", list}};
       co_return co_await ctx.send_json(200, lit1_);
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   if (seg.size() == 3) {
     if (method == http::verb::get) {
@@ -114,14 +136,35 @@ awaitable<void> handle_sandboxes(HttpContext& ctx, Manager& m) {
       co_await m.destroy(seg[2]);
       co_return co_await ctx.send_empty(204);
     }
-    throw ApiError(405, "bad_request", "method not allowed");
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   }
   if (seg.size() == 4 && seg[3] == "timeout" && method == http::verb::post) {
     auto sbx = require_sandbox(m, ctx, seg[2]);
-    auto body = ctx.json_body();
+    auto body = ctx.json_body({"timeout_s"});
     if (!body.contains("timeout_s")) throw bad_request("'timeout_s' is required");
     if (auto s = m.set_timeout(*sbx, positive_int(body["timeout_s"], "timeout_s")); !s)
       throw api_error_from(s);
+    co_return co_await ctx.send_json(200, sbx->to_json(false));
+  }
+  if (seg.size() == 4 && (seg[3] == "pause" || seg[3] == "resume")) {
+    if (method != http::verb::post) throw ApiError(405, "method_not_allowed", "method not allowed");
+    auto sbx = require_sandbox(m, ctx, seg[2]);
+    Status st;
+    if (seg[3] == "pause") {
+      auto body = ctx.json_body({"persist"});
+      if (auto& p = field(body, "persist", json::value_t::boolean, "a boolean");
+          !p.is_null() && p.get<bool>()) {
+        throw api_error_from(Status::conflict(
+            "pause {\"persist\": true} (to disk) needs the gvisor runtime (\"runtime\": "
+            "\"gvisor\" at create); this sandbox runs on the namespaces runtime, which pauses "
+            "in memory only"));
+      }
+      st = co_await m.pause(sbx);
+    } else {
+      (void)ctx.json_body({});
+      st = co_await m.resume(sbx);
+    }
+    if (!st) throw api_error_from(st);
     co_return co_await ctx.send_json(200, sbx->to_json(false));
   }
   throw not_found("no such route");

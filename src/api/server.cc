@@ -27,14 +27,14 @@ Server::Server(asio::io_context& io, Services& services)
 Status Server::listen(const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) return Status::error("bad listen address " + host + ": " + ec.message());
+  if (ec) return Status::internal("bad listen address " + host + ": " + ec.message());
   tcp::endpoint ep(addr, port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return Status::error("listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+    return Status::internal("listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
   return Status::ok();
 }
@@ -67,6 +67,11 @@ std::uint64_t body_limit_for(const http::request_parser<http::string_body>& p, c
   std::string target(p.get().target());
   if (p.get().method() == http::verb::put && target.find("/content") != std::string::npos) {
     return c.file_cap_bytes;
+  }
+  // E2B's envd upload (POST /files): the file, plus room for a multipart
+  // envelope around it.
+  if (p.get().method() == http::verb::post && target.rfind("/files", 0) == 0) {
+    return c.file_cap_bytes + (64u << 10);
   }
   return c.max_json_body_bytes;
 }

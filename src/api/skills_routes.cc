@@ -8,7 +8,8 @@ using boost::asio::awaitable;
 using nlohmann::json;
 
 awaitable<void> handle_skills(HttpContext& ctx, Services& s) {
-  if (ctx.method() != http::verb::get) throw ApiError(405, "bad_request", "method not allowed");
+  if (ctx.method() != http::verb::get)
+    throw ApiError(405, "method_not_allowed", "method not allowed");
   if (s.skills == nullptr) throw ApiError(503, "unavailable", "no skills folder is configured");
   const auto& seg = ctx.segments();
   if (seg.size() == 2) {
@@ -33,10 +34,9 @@ awaitable<void> handle_skills(HttpContext& ctx, Services& s) {
     for (std::size_t i = 4; i < seg.size(); ++i) rel += (i > 4 ? "/" : "") + seg[i];
     auto bytes = s.skills->read_file(name, rel, s.manager.config().file_cap_bytes);
     if (!bytes) {
-      if (bytes.status().error_number() == EINVAL) throw bad_request(bytes.status().message());
-      if (bytes.status().error_number() == EFBIG)
-        throw ApiError(413, "too_large", bytes.status().message());
-      throw not_found("skill file " + name + "/" + rel + " not found");
+      if (bytes.status().kind() == ErrorKind::kNotFound)
+        throw not_found("skill file " + name + "/" + rel + " not found");
+      throw api_error_from(bytes.status());
     }
     co_return co_await ctx.send_bytes(200, "application/octet-stream", std::move(*bytes));
   }

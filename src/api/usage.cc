@@ -40,8 +40,10 @@ awaitable<void> handle_usage(HttpContext& ctx, Services& s) {
   const auto to =
       ctx.has_query("to") ? parse_time(ctx.query("to"), "to") : parse_time("2100-01-01", "to");
   if (to < from) throw bad_request("'to' is before 'from'");
-  // Live sandboxes' latest totals first, so the answer includes them.
+  // Live sandboxes' latest totals first, so the answer includes them, and
+  // every usage write queued so far landed (read your own runs).
   for (auto& sbx : s.manager.list(ctx.workspace())) s.manager.record_usage(*sbx);
+  co_await s.manager.usage_written();
   auto sum = s.ledger->summary(ctx.workspace(), from, to);
   if (!sum) throw api_error_from(sum.status());
   auto credits = s.ledger->credits(ctx.workspace());

@@ -5,8 +5,9 @@
 namespace kiln {
 
 Result<std::string> normalize_sandbox_path(std::string_view path, std::string_view home) {
-  if (path.find('\0') != std::string_view::npos) return Status::error("path contains a NUL byte");
-  if (path.size() > kMaxSandboxPath) return Status::error("path is too long");
+  if (path.find('\0') != std::string_view::npos)
+    return Status::internal("path contains a NUL byte");
+  if (path.size() > kMaxSandboxPath) return Status::internal("path is too long");
   std::string full;
   if (path.empty() || path.front() != '/') {
     full.assign(home);
@@ -24,7 +25,7 @@ Result<std::string> normalize_sandbox_path(std::string_view path, std::string_vi
       if (!parts.empty()) parts.pop_back();
       continue;
     }
-    if (part.size() > 255) return Status::error("path component is too long");
+    if (part.size() > 255) return Status::internal("path component is too long");
     parts.push_back(part);
   }
   std::string out;
@@ -35,7 +36,7 @@ Result<std::string> normalize_sandbox_path(std::string_view path, std::string_vi
   if (out.empty()) out.push_back('/');
   // A relative path within the limit can exceed it once under /home/user;
   // what is accepted must itself be acceptable (normalising is idempotent).
-  if (out.size() > kMaxSandboxPath) return Status::error("path is too long");
+  if (out.size() > kMaxSandboxPath) return Status::internal("path is too long");
   return out;
 }
 

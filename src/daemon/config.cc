@@ -3,7 +3,11 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <sstream>
+
+#include "common/languages.h"
+#include "protocol/frame.h"
 
 namespace kiln {
 namespace {
@@ -14,6 +18,10 @@ bool exists(const std::string& p) {
 }
 
 }  // namespace
+
+std::uint64_t Config::sandbox_file_cap() const {
+  return std::min<std::uint64_t>(file_cap_bytes, protocol::kMaxDataBytes);
+}
 
 bool is_loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -34,11 +42,16 @@ Result<Config> parse_config(int argc, const char* const* argv) {
                  "Languages whose context is pre-started in pool sandboxes")
       ->delimiter(',')
       ->capture_default_str()
-      ->check(CLI::IsMember({"python", "javascript", "typescript", "bash"}));
+      ->check(CLI::IsMember([] {
+        std::vector<std::string> names;
+        for (const auto& l : languages()) names.emplace_back(l.name);
+        return names;
+      }()));
   app.add_option("--max-sandboxes", c.max_sandboxes, "Live sandboxes at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  app.add_option("--uid-base", c.uid_base, "First host uid/gid of the sandbox slots")
+  app.add_option("--uid-base", c.uid_base,
+                 "First host uid/gid of the sandbox slots (each slot uses two)")
       ->capture_default_str()
       ->check(CLI::Range(1000, 2000000000));
   app.add_option("--memory-mb", c.default_limits.memory_mb, "Default memory limit")
@@ -68,7 +81,13 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   app.add_option("--tmp-mb", c.tmp_mb, "Size of /tmp in each sandbox")->capture_default_str();
   app.add_option("--output-cap-bytes", c.output_cap_bytes, "Output kept per stream per execution")
       ->capture_default_str();
-  app.add_option("--file-cap-bytes", c.file_cap_bytes, "Largest file through the files API")
+  app.add_option("--result-cap-bytes", c.result_cap_bytes,
+                 "Bytes of results (display data, charts) and errors kept per execution")
+      ->check(CLI::Range(std::uint64_t{1} << 10, std::uint64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--file-cap-bytes", c.file_cap_bytes,
+                 "Largest file through the files API and Drive (into or out of a sandbox: at "
+                 "most 64 MiB, one frame)")
       ->capture_default_str();
   app.add_option("--max-code-bytes", c.max_code_bytes, "Largest code or command accepted")
       ->capture_default_str();
@@ -90,6 +109,25 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   app.add_option("--fetch-allow", c.fetch_allowlist,
                  "Address (CIDR) or host name fileUrl may fetch even though it is loopback/private")
       ->delimiter(',');
+  app.add_option("--mcp-allow-host", c.mcp_allow_hosts,
+                 "Host name /mcp accepts in Host/Origin besides loopback and the listen address")
+      ->delimiter(',');
+  app.add_option("--mcp-session-idle-s", c.mcp_session_idle_s,
+                 "An MCP session (and its sandbox) ends after this long without a request")
+      ->capture_default_str();
+  app.add_option("--mcp-max-sessions", c.mcp_max_sessions, "Live MCP sessions at most")
+      ->capture_default_str();
+  app.add_option("--egress-allow-cidr", c.egress_allow_cidrs,
+                 "CIDR a sandbox's network policy may reach although it is private/loopback/...")
+      ->delimiter(',');
+  app.add_option("--egress-hosts", c.egress_hosts_file,
+                 "Hosts-format file answering the egress proxy's lookups instead of DNS");
+  app.add_option("--pip-index-url", c.pip_index_url,
+                 "PEP 503 index sandboxes' pip installs from (its host is reachable from every "
+                 "sandbox)");
+  app.add_option("--npm-registry", c.npm_registry,
+                 "npm registry sandboxes' npm installs from (its host is reachable from every "
+                 "sandbox)");
 
   // Management subcommands share --data-dir with the daemon.
   app.fallthrough();
@@ -98,6 +136,7 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   keys->require_subcommand(1);
   auto* kcreate = keys->add_subcommand("create", "Create a key for a workspace (printed once)");
   kcreate->add_option("--workspace", c.workspace, "Workspace name")->required();
+  kcreate->add_flag("--e2b", c.e2b_key, "Make an E2B-style key (e2b_...) for E2B's SDKs");
   kcreate->callback([&c] { c.command = {"keys", "create"}; });
   auto* klist = keys->add_subcommand("list", "List keys");
   klist->callback([&c] { c.command = {"keys", "list"}; });
@@ -110,21 +149,36 @@ Result<Config> parse_config(int argc, const char* const* argv) {
   cset->add_option("--workspace", c.workspace, "Workspace name")->required();
   cset->add_option("--seconds", c.credit_seconds, "Balance in billed (active) seconds")->required();
   cset->callback([&c] { c.command = {"credits", "set"}; });
+  auto* ceiling = app.add_subcommand(
+      "network-ceiling", "Manage the widest network policy a workspace's sandboxes may have");
+  ceiling->require_subcommand(1);
+  auto* nset = ceiling->add_subcommand("set", "Set (replace) a workspace's network ceiling");
+  nset->add_option("--workspace", c.workspace, "Workspace name")->required();
+  nset->add_option("--policy", c.network_policy,
+                   "A network policy as the API takes it: '\"none\"', '\"internet\"' or "
+                   "'{\"allow\": [...], \"deny\": [...]}'")
+      ->required();
+  nset->callback([&c] { c.command = {"network-ceiling", "set"}; });
+  auto* nclear = ceiling->add_subcommand("clear", "Remove a workspace's network ceiling");
+  nclear->add_option("--workspace", c.workspace, "Workspace name")->required();
+  nclear->callback([&c] { c.command = {"network-ceiling", "clear"}; });
+  auto* nlist = ceiling->add_subcommand("list", "List the workspaces' network ceilings");
+  nlist->callback([&c] { c.command = {"network-ceiling", "list"}; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     std::ostringstream out, err;
     int code = app.exit(e, out, err);
     std::string text = out.str() + err.str();
-    if (code == 0) return Status::error("exit:0\n" + text, 0);
-    return Status::error(text.empty() ? e.what() : text, EINVAL);
+    if (code == 0) return Status::internal("exit:0\n" + text);  // --help, --version
+    return Status::invalid(text.empty() ? e.what() : text);
   }
   return c;
 }
 
 Status finalize_config(Config& c, const std::string& exe_dir) {
   auto colon = c.listen.rfind(':');
-  if (colon == std::string::npos) return Status::error("--listen must be HOST:PORT");
+  if (colon == std::string::npos) return Status::internal("--listen must be HOST:PORT");
   c.listen_host = c.listen.substr(0, colon);
   if (c.listen_host.size() > 2 && c.listen_host.front() == '[') {
     c.listen_host = c.listen_host.substr(1, c.listen_host.size() - 2);
@@ -134,16 +188,16 @@ Status finalize_config(Config& c, const std::string& exe_dir) {
     if (port < 0 || port > 65535) throw std::out_of_range("port");
     c.listen_port = static_cast<std::uint16_t>(port);
   } catch (const std::exception&) {
-    return Status::error("--listen has a bad port: " + c.listen);
+    return Status::internal("--listen has a bad port: " + c.listen);
   }
-  if (c.default_limits.memory_mb < 32) return Status::error("--memory-mb must be at least 32");
-  if (c.default_limits.cpus <= 0) return Status::error("--cpus must be positive");
-  if (c.default_limits.pids < 8) return Status::error("--pids must be at least 8");
-  if (c.default_limits.disk_mb < 1) return Status::error("--disk-mb must be at least 1");
+  if (c.default_limits.memory_mb < 32) return Status::internal("--memory-mb must be at least 32");
+  if (c.default_limits.cpus <= 0) return Status::internal("--cpus must be positive");
+  if (c.default_limits.pids < 8) return Status::internal("--pids must be at least 8");
+  if (c.default_limits.disk_mb < 1) return Status::internal("--disk-mb must be at least 1");
   if (c.default_limits.exec_timeout_s < 1)
-    return Status::error("--exec-timeout-s must be at least 1");
-  if (c.sandbox_timeout_s < 1) return Status::error("--sandbox-timeout-s must be at least 1");
-  if (c.file_cap_bytes < 1) return Status::error("--file-cap-bytes must be positive");
+    return Status::internal("--exec-timeout-s must be at least 1");
+  if (c.sandbox_timeout_s < 1) return Status::internal("--sandbox-timeout-s must be at least 1");
+  if (c.file_cap_bytes < 1) return Status::internal("--file-cap-bytes must be positive");
   if (c.init_path.empty()) c.init_path = exe_dir + "/kiln-init";
   if (c.runtimes_dir.empty()) {
     for (const auto& cand :
@@ -154,9 +208,9 @@ Status finalize_config(Config& c, const std::string& exe_dir) {
       }
     }
   }
-  if (c.runtimes_dir.empty()) return Status::error("cannot find runtimes/ (set --runtimes-dir)");
+  if (c.runtimes_dir.empty()) return Status::internal("cannot find runtimes/ (set --runtimes-dir)");
   if (c.skills_dir.empty() && exists(exe_dir + "/../skills")) c.skills_dir = exe_dir + "/../skills";
-  if (!exists(c.init_path)) return Status::error("cannot find kiln-init at " + c.init_path);
+  if (!exists(c.init_path)) return Status::internal("cannot find kiln-init at " + c.init_path);
   return Status::ok();
 }
 

@@ -20,9 +20,13 @@
 
 #include "api/server.h"
 #include "api/services.h"
+#include "common/blocking_pool.h"
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "jail/cgroup.h"
+#include "jail/spawner.h"
+#include "mcp/bridge.h"
+#include "mcp/session.h"
 #include "sandbox/manager.h"
 #include "storage/schema.h"
 
@@ -41,6 +45,9 @@ std::string exe_dir() {
 int main(int argc, char** argv) {
   // Logs go to stderr: stdout is for command output (a new API key).
   spdlog::set_default_logger(spdlog::stderr_logger_st("kilnd"));
+  // `kilnd mcp --url …`: the stdio <-> HTTP bridge an MCP client launches;
+  // it needs none of the daemon's settings, privileges or data.
+  if (argc >= 2 && std::string(argv[1]) == "mcp") return kiln::mcp::run_bridge(argc - 1, argv + 1);
   auto parsed = kiln::parse_config(argc, argv);
   if (!parsed) {
     const std::string& m = parsed.status().message();
@@ -73,11 +80,20 @@ int main(int argc, char** argv) {
   }
   kiln::storage::KeyStore keys(*db);
   kiln::storage::Ledger ledger(*db);
-  if (!config.command.empty()) return kiln::run_admin_command(config, keys, ledger);
+  if (!config.command.empty()) {
+    kiln::storage::NetworkCeilings ceilings(*db);
+    return kiln::run_admin_command(config, keys, ledger, ceilings);
+  }
 
   if (::geteuid() != 0) {
     spdlog::critical(
         "event=start_failed reason=\"kilnd must run as root to create namespaces and cgroups\"");
+    return 1;
+  }
+  // Before any thread exists: every sandbox is cloned from this process.
+  auto spawner = kiln::jail::Spawner::start();
+  if (!spawner) {
+    spdlog::critical("event=start_failed reason=\"spawner: {}\"", spawner.status().message());
     return 1;
   }
   auto any_keys = keys.any_keys();
@@ -142,14 +158,49 @@ int main(int argc, char** argv) {
   }
   spdlog::info("event=cgroups {}", layout->describe());
   for (const auto& note : layout->notes()) spdlog::warn("event=cgroup_note note=\"{}\"", note);
+  if (layout->freezer_version() == kiln::jail::CgroupVersion::kNone) {
+    // Not fatal: everything but pause works; pause answers 503 saying why.
+    spdlog::warn(
+        "event=cgroup_note note=\"freezer: no v1 freezer mount and no cgroup.freeze in the "
+        "unified hierarchy: sandboxes cannot be paused\"");
+  }
 
+  // Hot-path reads (API keys, quota) get a connection of their own: in WAL
+  // mode a reader never waits for the writer the blocking pool is running.
+  auto read_db = kiln::storage::Database::open(config.data_dir + "/kiln.db");
+  if (!read_db) {
+    spdlog::critical("event=start_failed reason=\"database: {}\"", read_db.status().message());
+    return 1;
+  }
+  kiln::storage::KeyStore key_reader(*read_db);
+  kiln::storage::Ledger ledger_reader(*read_db);
+  kiln::storage::NetworkCeilings ceilings_reader(*read_db);
+
+  // From here on kilnd has threads: the spawner was forked before them.
+  kiln::BlockingPool pool(4);
   boost::asio::io_context io;
-  kiln::sandbox::SandboxManager manager(io, config, *layout);
-  manager.set_ledger(&ledger);
+  kiln::sandbox::SandboxManager manager(io, config, *layout, *spawner, pool);
+  manager.set_ledger(&ledger, &ledger_reader);
+  manager.set_network_ceilings(&ceilings_reader);
+  if (auto st = manager.configure_egress(); !st) {
+    spdlog::critical("event=start_failed reason=\"{}\"", st.message());
+    return 1;
+  }
   manager.cleanup_previous_run();
-  kiln::api::Services services{
-      manager,           &keys, &drive, &ledger, skills ? &*skills : nullptr, std::move(*policy),
-      std::move(*secret)};
+  kiln::api::Services services{manager,
+                               pool,
+                               &key_reader,
+                               &drive,
+                               &ledger_reader,
+                               skills ? &*skills : nullptr,
+                               std::move(*policy),
+                               std::move(*secret)};
+  kiln::mcp::SessionStore mcp_sessions(config.mcp_max_sessions,
+                                       std::chrono::seconds(config.mcp_session_idle_s));
+  services.mcp_sessions = &mcp_sessions;
+  services.mcp_hosts = config.mcp_allow_hosts;
+  if (config.listen_host != "0.0.0.0" && config.listen_host != "::")
+    services.mcp_hosts.push_back(config.listen_host);
   kiln::api::Server server(io, services);
   if (auto st = server.listen(config.listen_host, config.listen_port); !st) {
     spdlog::critical("event=start_failed reason=\"{}\"", st.message());
@@ -184,6 +235,15 @@ int main(int argc, char** argv) {
         io,
         [&]() -> boost::asio::awaitable<void> {
           co_await manager.shutdown();
+          // Nothing of this daemon's is left in any hierarchy. A child that
+          // outlived its sandbox's teardown (a process slow to die under
+          // load) is drained here first, or the parent's rmdir would fail.
+          if (auto n = kiln::jail::remove_stale_cgroups(manager.cgroups()); n && *n > 0) {
+            spdlog::warn("event=cgroup_stragglers removed={}", *n);
+          }
+          if (auto st = kiln::jail::remove_parent_cgroups(manager.cgroups()); !st) {
+            spdlog::warn("event=cgroup_parent_left error=\"{}\"", st.message());
+          }
           io.stop();
         },
         boost::asio::detached);

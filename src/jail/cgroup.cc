@@ -108,7 +108,7 @@ Result<uint64_t> read_u64(FsOps& fs, const std::string& path) {
   Result<std::string> text = fs.read_file(path);
   if (!text) return text.status();
   std::optional<uint64_t> value = parse_u64(*text);
-  if (!value) return Status::error("parse(" + path + "): not a number: '" + *text + "'", EINVAL);
+  if (!value) return Status::invalid("parse(" + path + "): not a number: '" + *text + "'");
   return *value;
 }
 
@@ -121,7 +121,7 @@ Result<uint64_t> read_keyed(FsOps& fs, const std::string& path, std::string_view
     // Old kernels lack some keys (oom_kill in memory.oom_control before
     // 4.13); reading zero is the honest answer there.
     if (!required) return uint64_t{0};
-    return Status::error("parse(" + path + "): no '" + std::string(key) + "'", EINVAL);
+    return Status::invalid("parse(" + path + "): no '" + std::string(key) + "'");
   }
   return *value;
 }
@@ -196,6 +196,17 @@ void collect_post_order(FsOps& fs, const std::string& dir, int depth,
   out.push_back(dir);
 }
 
+// Thaws every frozen cgroup among `dirs` (either freezer interface).
+void thaw_all(FsOps& fs, const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    if (std::string v1 = join(dir, "freezer.state"); fs.exists(v1)) {
+      (void)fs.write_file(v1, "THAWED");
+    } else if (std::string v2 = join(dir, "cgroup.freeze"); fs.exists(v2)) {
+      (void)fs.write_file(v2, "0");
+    }
+  }
+}
+
 // Kills every process in `top_dirs` (and nested cgroups) and removes the
 // directories. Shared by Cgroup::kill_all_and_remove and stale cleanup.
 Status drain_and_remove(FsOps& fs, const std::vector<std::string>& top_dirs) {
@@ -242,6 +253,11 @@ Status drain_and_remove(FsOps& fs, const std::vector<std::string>& top_dirs) {
       }
     }
 
+    // A frozen (paused) process keeps its SIGKILL pending until thawed:
+    // thaw after signalling, so it dies on waking without running user code.
+    // Every round, since a crashed daemon may have left frozen cgroups.
+    thaw_all(fs, dirs);
+
     if (pids.empty()) {
       // Dead (even zombie) processes no longer pin a cgroup; rmdir can
       // still briefly fail with EBUSY while the kernel finishes the exit.
@@ -262,9 +278,8 @@ Status drain_and_remove(FsOps& fs, const std::vector<std::string>& top_dirs) {
     }
 
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::error("removing cgroup " + top_dirs.front() + " gave up after " +
-                               std::to_string(kRemoveTimeout.count()) + " ms: " + problem,
-                           EBUSY);
+      return Status::conflict("removing cgroup " + top_dirs.front() + " gave up after " +
+                              std::to_string(kRemoveTimeout.count()) + " ms: " + problem);
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, kMaxRetrySleep);
@@ -273,13 +288,12 @@ Status drain_and_remove(FsOps& fs, const std::vector<std::string>& top_dirs) {
 
 Status validate_limits(const CgroupLimits& limits) {
   if (!std::isfinite(limits.cpus) || limits.cpus < 0 || limits.cpus > kMaxCpus) {
-    return Status::error("cgroup limits: cpus must be in [0, " +
-                             std::to_string(static_cast<int>(kMaxCpus)) + "], got " +
-                             std::to_string(limits.cpus),
-                         EINVAL);
+    return Status::invalid("cgroup limits: cpus must be in [0, " +
+                           std::to_string(static_cast<int>(kMaxCpus)) + "], got " +
+                           std::to_string(limits.cpus));
   }
   if (limits.memory_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return Status::error("cgroup limits: memory_bytes too large", EINVAL);
+    return Status::invalid("cgroup limits: memory_bytes too large");
   }
   return Status::ok();
 }
@@ -312,9 +326,8 @@ Result<CgroupLayout> CgroupLayout::detect(const std::string& root_in,
                                           const std::string& parent_name,
                                           std::shared_ptr<FsOps> fs_ptr) {
   if (!valid_relative_path(parent_name)) {
-    return Status::error("cgroup parent name '" + parent_name +
-                             "' is not a relative path of [A-Za-z0-9._-] components",
-                         EINVAL);
+    return Status::invalid("cgroup parent name '" + parent_name +
+                           "' is not a relative path of [A-Za-z0-9._-] components");
   }
   if (!fs_ptr) fs_ptr = real_fs_ops();
   FsOps& fs = *fs_ptr;
@@ -389,6 +402,24 @@ Result<CgroupLayout> CgroupLayout::detect(const std::string& root_in,
     }
   }
 
+  // The freezer (pause): v1's own hierarchy where mounted (this project's
+  // hybrid hosts), else v2's cgroup.freeze, present in every non-root v2
+  // cgroup without enabling anything.
+  // (The v1 freezer root has no freezer.state, only its children: the
+  // mount name has to do, as for pids.)
+  if (!root_is_v2 && is_v1_hierarchy(fs, join(root, "freezer"), nullptr)) {
+    Status st = ensure_dirs(fs, join(root, "freezer"), parent_name);
+    if (st) {
+      layout.freezer_ = {CgroupVersion::kV1, join(join(root, "freezer"), parent_name)};
+    } else {
+      layout.notes_.push_back("freezer: v1 parent unusable: " + st.message());
+    }
+  }
+  if (layout.freezer_.version == CgroupVersion::kNone && !layout.unified_dir_.empty() &&
+      fs.exists(join(layout.unified_dir_, "cgroup.freeze"))) {
+    layout.freezer_ = {CgroupVersion::kV2, layout.unified_dir_};
+  }
+
   // CPU time on v1 comes from cpuacct, which is either co-mounted with cpu
   // or a hierarchy of its own (as on this kind of hybrid host). With cpu on
   // v2, cpu.stat has it.
@@ -433,8 +464,8 @@ const std::string& CgroupLayout::parent_dir(CgroupController controller) const {
 
 std::vector<std::string> CgroupLayout::parent_dirs() const {
   std::vector<std::string> out;
-  for (const std::string* dir :
-       {&memory_.parent_dir, &pids_.parent_dir, &cpu_.parent_dir, &cpuacct_dir_, &unified_dir_}) {
+  for (const std::string* dir : {&memory_.parent_dir, &pids_.parent_dir, &cpu_.parent_dir,
+                                 &cpuacct_dir_, &unified_dir_, &freezer_.parent_dir}) {
     if (!dir->empty() && std::find(out.begin(), out.end(), *dir) == out.end()) {
       out.push_back(*dir);
     }
@@ -463,7 +494,7 @@ std::string CgroupLayout::describe() const {
 Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const std::string& name,
                                                const CgroupLimits& limits) {
   if (!valid_component(name)) {
-    return Status::error("cgroup name '" + name + "' is not one [A-Za-z0-9._-] component", EINVAL);
+    return Status::invalid("cgroup name '" + name + "' is not one [A-Za-z0-9._-] component");
   }
   // Before any mkdir, so bad limits leave nothing to clean up.
   if (Status st = validate_limits(limits); !st) return st;
@@ -480,10 +511,12 @@ Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const
   cg->cpu_dir_ = child(layout.parent_dir(CgroupController::kCpu));
   cg->cpuacct_dir_ = child(layout.cpuacct_parent_dir());
   cg->unified_dir_ = child(layout.unified_parent_dir());
+  cg->freezer_version_ = layout.freezer_version();
+  cg->freezer_dir_ = child(layout.freezer_parent_dir());
 
   std::vector<std::string> wanted;
-  for (const std::string* dir :
-       {&cg->memory_dir_, &cg->pids_dir_, &cg->cpu_dir_, &cg->cpuacct_dir_, &cg->unified_dir_}) {
+  for (const std::string* dir : {&cg->memory_dir_, &cg->pids_dir_, &cg->cpu_dir_, &cg->cpuacct_dir_,
+                                 &cg->unified_dir_, &cg->freezer_dir_}) {
     if (!dir->empty() && std::find(wanted.begin(), wanted.end(), *dir) == wanted.end()) {
       wanted.push_back(*dir);
     }
@@ -494,8 +527,7 @@ Result<std::unique_ptr<Cgroup>> Cgroup::create(const CgroupLayout& layout, const
   auto fail = [&](Status st) -> Status {
     if (!cg->dirs_.empty()) {
       Status undo = cg->kill_all_and_remove();
-      if (!undo)
-        st = Status::error(st.message() + " (cleanup: " + undo.message() + ")", st.error_number());
+      if (!undo) st = st.with_message(st.message() + " (cleanup: " + undo.message() + ")");
     }
     cg->removed_ = true;  // don't retry (and wait again) in the destructor
     return st;
@@ -516,12 +548,19 @@ Cgroup::~Cgroup() {
 }
 
 Status Cgroup::add_process(pid_t pid) {
-  if (pid <= 0) return Status::error("cgroup add_process: bad pid " + std::to_string(pid), EINVAL);
+  if (pid <= 0) return Status::invalid("cgroup add_process: bad pid " + std::to_string(pid));
   const std::string data = std::to_string(pid);
   for (const std::string& dir : dirs_) {
     if (Status st = fs_->write_file(join(dir, "cgroup.procs"), data); !st) return st;
   }
   return Status::ok();
+}
+
+std::vector<std::string> Cgroup::procs_files() const {
+  std::vector<std::string> out;
+  out.reserve(dirs_.size());
+  for (const std::string& dir : dirs_) out.push_back(join(dir, "cgroup.procs"));
+  return out;
 }
 
 Status Cgroup::set_memory_v1(const CgroupLimits& limits) {
@@ -669,6 +708,30 @@ std::vector<pid_t> Cgroup::pids() const {
   return {all.begin(), all.end()};
 }
 
+Status Cgroup::set_frozen(bool frozen) {
+  if (freezer_version_ == CgroupVersion::kV1) {
+    return fs_->write_file(join(freezer_dir_, "freezer.state"), frozen ? "FROZEN" : "THAWED");
+  }
+  if (freezer_version_ == CgroupVersion::kV2) {
+    return fs_->write_file(join(freezer_dir_, "cgroup.freeze"), frozen ? "1" : "0");
+  }
+  return Status::unavailable("cgroup " + name_ + ": no freezer on this host");
+}
+
+Result<bool> Cgroup::frozen() const {
+  if (freezer_version_ == CgroupVersion::kV1) {
+    Result<std::string> state = fs_->read_file(join(freezer_dir_, "freezer.state"));
+    if (!state) return state.status();
+    return split_ws(*state) == std::vector<std::string>{"FROZEN"};
+  }
+  if (freezer_version_ == CgroupVersion::kV2) {
+    Result<uint64_t> v = read_keyed(*fs_, join(freezer_dir_, "cgroup.events"), "frozen", true);
+    if (!v) return v.status();
+    return *v == 1;
+  }
+  return Status::unavailable("cgroup " + name_ + ": no freezer on this host");
+}
+
 Status Cgroup::kill_all_and_remove() {
   if (removed_ || dirs_.empty()) {
     removed_ = true;
@@ -680,6 +743,16 @@ Status Cgroup::kill_all_and_remove() {
 }
 
 // ---------------------------------------------------------------------------
+
+Status remove_parent_cgroups(const CgroupLayout& layout) {
+  FsOps& fs = layout.fs();
+  Status first;
+  for (const std::string& parent : layout.parent_dirs()) {
+    Status st = fs.remove_dir(parent);
+    if (!st && st.error_number() != ENOENT && first) first = st;
+  }
+  return first;
+}
 
 Result<int> remove_stale_cgroups(const CgroupLayout& layout) {
   FsOps& fs = layout.fs();

@@ -96,6 +96,10 @@ class CgroupLayout {
   // cpu hierarchy when cpuacct is co-mounted with it, else a separate
   // cpuacct hierarchy.
   const std::string& cpuacct_parent_dir() const { return cpuacct_dir_; }
+  // Where sandboxes are frozen (pause): the v1 freezer hierarchy's parent,
+  // else the unified parent (cgroup.freeze, kernel >= 5.2), else "".
+  const std::string& freezer_parent_dir() const { return freezer_.parent_dir; }
+  CgroupVersion freezer_version() const { return freezer_.version; }
   // Every distinct parent directory in use (for cleanup).
   std::vector<std::string> parent_dirs() const;
 
@@ -116,7 +120,7 @@ class CgroupLayout {
   const Placement& placement(CgroupController controller) const;
 
   std::shared_ptr<FsOps> fs_;
-  Placement memory_, pids_, cpu_;
+  Placement memory_, pids_, cpu_, freezer_;
   std::string cpuacct_dir_;
   std::string unified_dir_;
   std::vector<std::string> notes_;
@@ -140,6 +144,9 @@ class Cgroup {
   // Moves `pid` (with all its threads) into the cgroup of every hierarchy:
   // one write per v1 hierarchy, one for v2.
   Status add_process(pid_t pid);
+  // The cgroup.procs file of every directory of this cgroup (what
+  // add_process writes), for a process that attaches children itself.
+  std::vector<std::string> procs_files() const;
   // Applies limits; may be called again later (pool sandboxes get the
   // requested limits when handed out). Lowering memory below current usage
   // makes the kernel reclaim and may fail with EBUSY.
@@ -153,6 +160,17 @@ class Cgroup {
   // directories. Bounded: gives up after ~3 s with an error naming what is
   // left. Idempotent once it succeeded.
   Status kill_all_and_remove();
+
+  // Freezing (pause): the kernel stops scheduling every process of the
+  // cgroup; memory, files and sockets stay. A frozen process does not even
+  // die of SIGKILL until thawed, so kill_all_and_remove() thaws first.
+  bool can_freeze() const { return freezer_version_ != CgroupVersion::kNone; }
+  // Asks the kernel to freeze (true) or thaw (false) and returns at once:
+  // freezing completes asynchronously, see frozen(). Thawing is immediate.
+  Status set_frozen(bool frozen);
+  // Whether freezing has completed (v1 freezer.state FROZEN, v2
+  // cgroup.events "frozen 1"); false while still FREEZING.
+  Result<bool> frozen() const;
 
   const std::string& name() const { return name_; }
   // This cgroup's directories, one per hierarchy.
@@ -168,6 +186,8 @@ class Cgroup {
   CgroupVersion memory_version_ = CgroupVersion::kNone;
   CgroupVersion pids_version_ = CgroupVersion::kNone;
   CgroupVersion cpu_version_ = CgroupVersion::kNone;
+  CgroupVersion freezer_version_ = CgroupVersion::kNone;
+  std::string freezer_dir_;
   std::string memory_dir_, pids_dir_, cpu_dir_, cpuacct_dir_, unified_dir_;
   std::vector<std::string> dirs_;  // distinct, in creation order
   bool removed_ = false;
@@ -178,5 +198,10 @@ class Cgroup {
 // distinct child names were removed everywhere; a child that could not be
 // removed is logged and not counted. Fails only if a parent cannot be listed.
 Result<int> remove_stale_cgroups(const CgroupLayout& layout);
+
+// Removes the daemon's parent cgroups ("kiln", or --cgroup-parent) in every
+// hierarchy, once no sandbox cgroup is left under them: run it at a
+// graceful stop. A parent that still has children is left (and reported).
+Status remove_parent_cgroups(const CgroupLayout& layout);
 
 }  // namespace kiln::jail

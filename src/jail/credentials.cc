@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -30,29 +31,59 @@ Status write_proc_file(const std::string& path, const std::string& data) {
 
 }  // namespace
 
-Status write_id_maps(pid_t child, uid_t inner_uid, uid_t host_uid, gid_t inner_gid,
-                     gid_t host_gid) {
+Status write_id_maps(pid_t child, const SlotIds& ids) {
   const std::string base = "/proc/" + std::to_string(child);
-  if (auto s = write_proc_file(base + "/uid_map",
-                               std::to_string(inner_uid) + " " + std::to_string(host_uid) + " 1\n");
-      !s) {
-    return s;
-  }
-  return write_proc_file(base + "/gid_map",
-                         std::to_string(inner_gid) + " " + std::to_string(host_gid) + " 1\n");
+  // Lines sorted by inner id, one id each.
+  const std::string map = std::to_string(kInitUid) + " " + std::to_string(ids.init_host_uid) +
+                          " 1\n" + std::to_string(kUserUid) + " " +
+                          std::to_string(ids.user_host_uid) + " 1\n";
+  if (auto s = write_proc_file(base + "/uid_map", map); !s) return s;
+  return write_proc_file(base + "/gid_map", map);
 }
 
-Status become_sandbox_user(uid_t uid, gid_t gid) {
+Status become_init_user() {
+  // Keep the namespace's capabilities across the uid change (the kernel
+  // would clear them if the old ids were the namespace's root).
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+    return Status::from_errno("prctl(PR_SET_KEEPCAPS)");
   // The clone child inherited the daemon's supplementary groups (root's
   // group 0 among them); they must go before anything runs.
   if (::setgroups(0, nullptr) != 0) return Status::from_errno("setgroups(0)");
-  if (::setresgid(gid, gid, gid) != 0) return Status::from_errno("setresgid");
-  if (::setresuid(uid, uid, uid) != 0) return Status::from_errno("setresuid");
+  if (::setresgid(kInitUid, kInitUid, kInitUid) != 0) return Status::from_errno("setresgid(999)");
+  if (::setresuid(kInitUid, kInitUid, kInitUid) != 0) return Status::from_errno("setresuid(999)");
   return Status::ok();
 }
 
-Status drop_all_privileges() {
+namespace {
+
+Status set_capabilities(std::uint64_t mask) {
+  __user_cap_header_struct header{};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  header.pid = 0;
+  __user_cap_data_struct data[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    const auto word = static_cast<std::uint32_t>(mask >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = word;
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) return Status::from_errno("capset");
+  return Status::ok();
+}
+
+bool is_init_capability(int cap) {
+  for (int c : kInitCapabilities)
+    if (c == cap) return true;
+  return false;
+}
+
+}  // namespace
+
+Status drop_privileges_for_init() {
+  std::uint64_t keep = 0;
   for (int cap = 0; cap <= 63; ++cap) {
+    if (is_init_capability(cap)) {
+      keep |= std::uint64_t{1} << cap;
+      continue;
+    }
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
       return Status::from_errno("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
     }
@@ -60,11 +91,11 @@ Status drop_all_privileges() {
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     return Status::from_errno("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   }
-  __user_cap_header_struct header{};
-  header.version = _LINUX_CAPABILITY_VERSION_3;
-  header.pid = 0;
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capset, &header, data) != 0) return Status::from_errno("capset(0)");
+  if (auto s = set_capabilities(keep); !s) return s;
+  for (int cap : kInitCapabilities) {
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+      return Status::from_errno("prctl(PR_CAP_AMBIENT_RAISE, " + std::to_string(cap) + ")");
+  }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Status::from_errno("prctl(PR_SET_NO_NEW_PRIVS)");
   }
@@ -72,6 +103,25 @@ Status drop_all_privileges() {
   // sandbox may open this child's /proc entries while it still holds fds.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
     return Status::from_errno("prctl(PR_SET_DUMPABLE)");
+  return Status::ok();
+}
+
+Status become_user_without_capabilities() {
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+    return Status::from_errno("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      return Status::from_errno("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
+    }
+  }
+  if (::setgroups(0, nullptr) != 0) return Status::from_errno("setgroups(0)");
+  if (::setresgid(kUserUid, kUserUid, kUserUid) != 0) return Status::from_errno("setresgid(1000)");
+  if (::setresuid(kUserUid, kUserUid, kUserUid) != 0) return Status::from_errno("setresuid(1000)");
+  // From one non-root uid to another the kernel keeps capabilities: drop
+  // them explicitly, and check.
+  if (auto s = set_capabilities(0); !s) return s;
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return Status::from_errno("prctl(PR_SET_NO_NEW_PRIVS)");
   return Status::ok();
 }
 

@@ -51,8 +51,8 @@ Status RealFsOps::write_file(const std::string& path, std::string_view data) {
   if (static_cast<size_t>(n) != data.size()) {
     // cgroupfs consumes a whole write or fails it; a short write means the
     // value was not applied as a unit.
-    return Status::error("write(" + path + "): short write " + std::to_string(n) + " of " +
-                         std::to_string(data.size()) + " bytes");
+    return Status::internal("write(" + path + "): short write " + std::to_string(n) + " of " +
+                            std::to_string(data.size()) + " bytes");
   }
   return Status::ok();
 }

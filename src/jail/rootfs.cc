@@ -26,6 +26,13 @@ std::string flags_str(unsigned long f) {
   return s.empty() ? "0" : s;
 }
 
+// An empty folder on the root tmpfs (read-only once built): the second
+// layer every private view needs (overlayfs wants two lower layers when it
+// has no upper one).
+constexpr const char* kEmptyDir = "opt/kiln/.empty";
+// Host /etc files larger than this are bound, not copied.
+constexpr std::size_t kMaxCopiedFile = 1u << 20;
+
 class Builder {
  public:
   Builder(SysOps& sys) : sys_(sys) {}
@@ -76,6 +83,52 @@ class Builder {
     return Status::ok();
   }
 
+  // A read-only view of a host folder that is this sandbox's own: an
+  // overlay whose only layers are the folder and an empty one. Reads go to
+  // the same files and page cache as a bind would, but the overlay's inodes
+  // are private, so an inotify watch inside sees only this sandbox's own
+  // accesses, never the host's or a neighbour's (a bind would share the
+  // host's inodes, and with them every open anyone makes).
+  Status mount_private_view(const std::string& source, const std::string& target,
+                            unsigned long extra) {
+    const std::string data = "lowerdir=" + source + ":" + std::string(kEmptyDir);
+    const unsigned long flags = MS_RDONLY | MS_NOSUID | extra;
+    if (sys_.mount("overlay", target.c_str(), "overlay", flags, data.c_str()) != 0) {
+      return Status::from_errno("mount(overlay " + data + " -> " + target + ", " +
+                                flags_str(flags) + ")");
+    }
+    return Status::ok();
+  }
+
+  // A small host file copied in rather than bound, for the same reason.
+  Status copy_file(const std::string& source, const std::string& target) {
+    std::string data;
+    if (sys_.read_file(source.c_str(), data, kMaxCopiedFile) != 0)
+      return Status::from_errno("read(" + source + ")");
+    return make_file(target, data);
+  }
+
+  // Kiln's own files: a detached tree the daemon cloned, attached here and
+  // made read-only the same way as a bind.
+  Status mount_readonly_tree(int tree_fd, const std::string& target, unsigned long extra) {
+    if (sys_.attach_tree(tree_fd, target.c_str()) != 0) {
+      return Status::from_errno("move_mount(tree fd " + std::to_string(tree_fd) + " -> " + target +
+                                ")");
+    }
+    const unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | extra |
+                                sys_.locked_mount_flags(target.c_str());
+    if (sys_.mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0) {
+      return Status::from_errno("mount(" + target + ", " + flags_str(flags) + ")");
+    }
+    return Status::ok();
+  }
+
+  Status detach(const std::string& target) {
+    if (sys_.umount2(target.c_str(), MNT_DETACH) != 0)
+      return Status::from_errno("umount2(" + target + ", MNT_DETACH)");
+    return Status::ok();
+  }
+
   // Device nodes cannot be created in a user namespace; bind the host's.
   Status bind_device(const std::string& name) {
     const std::string target = "dev/" + name;
@@ -109,9 +162,10 @@ std::vector<std::pair<std::string, std::string>> default_etc_files(const std::st
   return {
       {"passwd",
        "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+       "kiln:x:999:999:Kiln init:/nonexistent:/usr/sbin/nologin\n"
        "user:x:1000:1000:Sandbox User:/home/user:/bin/bash\n"
        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
-      {"group", "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"},
+      {"group", "root:x:0:\nkiln:x:999:\nuser:x:1000:\nnogroup:x:65534:\n"},
       {"hosts", "127.0.0.1 localhost " + hostname + "\n::1 localhost\n"},
       {"hostname", hostname + "\n"},
       {"resolv.conf", ""},
@@ -137,8 +191,10 @@ Status build_rootfs(SysOps& sys, const RootfsSpec& spec) {
   const std::string gid = std::to_string(spec.sandbox_gid);
 
   // 1. The skeleton, on the root tmpfs (made read-only at the end).
-  for (const char* dir : {"usr", "etc", "dev", "proc", "tmp", "home", "home/user", "opt",
-                          "opt/kiln", "opt/kiln/runtimes", "skills", "run", "var", "var/tmp"}) {
+  for (const char* dir :
+       {"usr", "etc", "dev", "proc", "tmp", "home", "home/user", "opt", "opt/kiln",
+        "opt/kiln/runtimes", "opt/kiln/.empty", "opt/kiln/.src", "opt/kiln/.src/runtimes",
+        "opt/kiln/.src/skills", "skills", "run", "var", "var/tmp"}) {
     KILN_TRY(b.make_dir(dir));
   }
   // Debian has merged /usr: the top-level dirs are symlinks into it.
@@ -149,8 +205,9 @@ Status build_rootfs(SysOps& sys, const RootfsSpec& spec) {
     }
   }
 
-  // 2. Host binaries and libraries: read-only, no setuid, no devices.
-  KILN_TRY(b.mount_readonly_bind("/usr", "usr", MS_NODEV));
+  // 2. Host binaries and libraries: read-only, no setuid, no devices, and a
+  //    view of the sandbox's own.
+  KILN_TRY(b.mount_private_view("/usr", "usr", MS_NODEV));
 
   // 3. A minimal /etc: generated identity files plus a few read-only binds.
   for (const auto& [name, contents] : spec.etc_files) {
@@ -161,8 +218,15 @@ Status build_rootfs(SysOps& sys, const RootfsSpec& spec) {
     const std::string target = "etc/" + name;
     struct stat st {};
     if (::stat(source.c_str(), &st) != 0) continue;
-    KILN_TRY(S_ISDIR(st.st_mode) ? b.make_dir(target) : b.make_file(target, ""));
-    KILN_TRY(b.mount_readonly_bind(source, target, MS_NODEV));
+    if (S_ISDIR(st.st_mode)) {
+      KILN_TRY(b.make_dir(target));
+      KILN_TRY(b.mount_private_view(source, target, MS_NODEV));
+    } else if (static_cast<std::size_t>(st.st_size) <= kMaxCopiedFile) {
+      KILN_TRY(b.copy_file(source, target));
+    } else {
+      KILN_TRY(b.make_file(target, ""));
+      KILN_TRY(b.mount_readonly_bind(source, target, MS_NODEV));
+    }
   }
 
   // 4. A minimal /dev: only the harmless character devices; no tty, no kvm.
@@ -190,10 +254,17 @@ Status build_rootfs(SysOps& sys, const RootfsSpec& spec) {
 
   // 7. Kiln's own programs and the skills, read-only.
   KILN_TRY(b.make_file("opt/kiln/kiln-init", "", 0755));
-  KILN_TRY(b.mount_readonly_bind(spec.init_binary, "opt/kiln/kiln-init", MS_NODEV));
-  KILN_TRY(b.mount_readonly_bind(spec.runtimes_dir, "opt/kiln/runtimes", MS_NODEV));
-  if (!spec.skills_dir.empty()) {
-    KILN_TRY(b.mount_readonly_bind(spec.skills_dir, "skills", MS_NODEV | MS_NOEXEC));
+  //    The runner and skill folders become private views too: attached at
+  //    a staging spot, viewed through an overlay, then detached (the
+  //    overlay keeps its own reference to the layer).
+  KILN_TRY(b.mount_readonly_tree(spec.init_tree, "opt/kiln/kiln-init", MS_NODEV));
+  KILN_TRY(b.mount_readonly_tree(spec.runtimes_tree, "opt/kiln/.src/runtimes", MS_NODEV));
+  KILN_TRY(b.mount_private_view("opt/kiln/.src/runtimes", "opt/kiln/runtimes", MS_NODEV));
+  KILN_TRY(b.detach("opt/kiln/.src/runtimes"));
+  if (spec.skills_tree >= 0) {
+    KILN_TRY(b.mount_readonly_tree(spec.skills_tree, "opt/kiln/.src/skills", MS_NODEV | MS_NOEXEC));
+    KILN_TRY(b.mount_private_view("opt/kiln/.src/skills", "skills", MS_NODEV | MS_NOEXEC));
+    KILN_TRY(b.detach("opt/kiln/.src/skills"));
   }
 
   // 8. Pivot. pivot_root(".", ".") stacks the old root on top of the new one

@@ -19,12 +19,12 @@
 namespace kiln::jail {
 
 struct RootfsSpec {
-  // Bind sources. Paths may be /proc/self/fd/N magic links opened before the
-  // child dropped to the sandbox uid (the daemon's folders may not be
-  // traversable by that uid).
-  std::string init_binary;   // -> /opt/kiln/kiln-init
-  std::string runtimes_dir;  // -> /opt/kiln/runtimes
-  std::string skills_dir;    // -> /skills (empty: none)
+  // Kiln's own files, as detached mount trees (open_tree(OPEN_TREE_CLONE))
+  // the daemon made with its own rights before the clone: the child runs
+  // as the slot's uid and may not be able to reach the daemon's folders.
+  int init_tree = -1;      // -> /opt/kiln/kiln-init
+  int runtimes_tree = -1;  // -> /opt/kiln/runtimes
+  int skills_tree = -1;    // -> /skills (-1: none)
   // Host /etc entries that exist, bound read-only (e.g. "alternatives").
   std::vector<std::string> etc_binds;
   // Generated /etc files: name -> contents.
@@ -32,11 +32,11 @@ struct RootfsSpec {
   std::uint64_t tmp_bytes = 256ull << 20;
   std::uint64_t home_bytes = 1024ull << 20;
   std::uint64_t shm_bytes = 64ull << 20;
-  int sandbox_uid = 1000;
+  int sandbox_uid = 1000;  // owner of /home/user (common/identity.h kUserUid)
   int sandbox_gid = 1000;
 };
 
-// The /etc files every sandbox gets (passwd with root and user, group,
+// The /etc files every sandbox gets (passwd with root, kiln and user, group,
 // hosts with only loopback, an empty resolv.conf: there is no network).
 std::vector<std::pair<std::string, std::string>> default_etc_files(const std::string& hostname);
 

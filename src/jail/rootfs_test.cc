@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <string>
@@ -34,12 +35,19 @@ class RecordingSysOps final : public SysOps {
     return step(d);
   }
   int umount2(const char* target, int) override { return step(std::string("umount2 ") + target); }
+  int attach_tree(int fd, const char* target) override {
+    return step("attach " + std::to_string(fd) + " " + target);
+  }
   int mkdir(const char* path, mode_t) override { return step(std::string("mkdir ") + path); }
   int symlink(const char* t, const char* l) override {
     return step(std::string("symlink ") + l + " " + t);
   }
   int write_file(const char* path, const char*, std::size_t, mode_t) override {
     return step(std::string("write ") + path);
+  }
+  int read_file(const char* path, std::string& out, std::size_t) override {
+    out = "contents";
+    return step(std::string("read ") + path);
   }
   int pivot_root(const char* n, const char* o) override {
     return step(std::string("pivot_root ") + n + " " + o);
@@ -50,8 +58,8 @@ class RecordingSysOps final : public SysOps {
 
 RootfsSpec spec() {
   RootfsSpec s;
-  s.init_binary = "/proc/self/fd/5";
-  s.runtimes_dir = "/proc/self/fd/6";
+  s.init_tree = 5;
+  s.runtimes_tree = 6;
   s.etc_files = default_etc_files("sandbox");
   return s;
 }
@@ -68,12 +76,48 @@ std::size_t index_of(const std::vector<std::string>& calls, const std::string& p
   return calls.size();
 }
 
-TEST(Rootfs, UsrIsBoundThenRemountedReadOnlyNosuidNodev) {
+TEST(Rootfs, UsrIsAPrivateReadOnlyNosuidNodevView) {
   RecordingSysOps sys;
   ASSERT_TRUE(build_rootfs(sys, spec()));
-  const unsigned long want = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  EXPECT_TRUE(has(sys.calls, "mount /usr usr - " + std::to_string(MS_BIND | MS_REC)));
-  EXPECT_TRUE(has(sys.calls, "mount - usr - " + std::to_string(want)));
+  // An overlay of /usr and an empty folder: the host's files, the
+  // sandbox's own inodes (inotify sees no one else's opens).
+  const unsigned long want = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  EXPECT_TRUE(has(sys.calls, "mount overlay usr overlay " + std::to_string(want) +
+                                 " lowerdir=/usr:opt/kiln/.empty"));
+  EXPECT_FALSE(has(sys.calls, "mount /usr usr"));  // never a bind of the host's inodes
+  EXPECT_LT(index_of(sys.calls, "mkdir opt/kiln/.empty"), index_of(sys.calls, "mount overlay usr"));
+}
+
+TEST(Rootfs, KilnFoldersAreAttachedViewedThenDetached) {
+  RecordingSysOps sys;
+  auto s = spec();
+  s.skills_tree = 7;
+  ASSERT_TRUE(build_rootfs(sys, s));
+  const auto attach = index_of(sys.calls, "attach 6 opt/kiln/.src/runtimes");
+  const auto view = index_of(sys.calls, "mount overlay opt/kiln/runtimes overlay");
+  const auto detach = index_of(sys.calls, "umount2 opt/kiln/.src/runtimes");
+  EXPECT_LT(attach, view);
+  EXPECT_LT(view, detach);
+  EXPECT_LT(detach, sys.calls.size());
+  EXPECT_TRUE(has(sys.calls, "attach 5 opt/kiln/kiln-init"));
+  EXPECT_TRUE(has(sys.calls, "mount overlay skills overlay"));
+}
+
+TEST(Rootfs, SmallEtcFilesAreCopiedNotBound) {
+  RecordingSysOps sys;
+  auto s = spec();
+  s.etc_binds = default_etc_binds();
+  ASSERT_TRUE(build_rootfs(sys, s));
+  for (const auto& name : s.etc_binds) {
+    struct stat st {};
+    ASSERT_EQ(::stat(("/etc/" + name).c_str(), &st), 0);
+    if (S_ISDIR(st.st_mode)) {
+      EXPECT_TRUE(has(sys.calls, "mount overlay etc/" + name + " overlay")) << name;
+    } else if (st.st_size <= (1 << 20)) {
+      EXPECT_TRUE(has(sys.calls, "read /etc/" + name)) << name;
+      EXPECT_FALSE(has(sys.calls, "mount /etc/" + name)) << name;
+    }
+  }
 }
 
 TEST(Rootfs, WritableMountsAreSizeCapped) {
@@ -132,8 +176,17 @@ TEST(Rootfs, FailedMountStopsTheBuildAndNamesTheCallAndErrno) {
 
 TEST(Rootfs, FailedReadOnlyRemountIsAnError) {
   RecordingSysOps sys;
-  sys.fail_on = "mount - usr";
+  sys.fail_on = "mount - opt/kiln/kiln-init";
   EXPECT_FALSE(build_rootfs(sys, spec()));
+  EXPECT_FALSE(has(sys.calls, "pivot_root"));
+}
+
+TEST(Rootfs, FailedPrivateViewIsAnError) {
+  RecordingSysOps sys;
+  sys.fail_on = "mount overlay usr";
+  Status s = build_rootfs(sys, spec());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("mount(overlay lowerdir=/usr"), std::string::npos) << s.message();
   EXPECT_FALSE(has(sys.calls, "pivot_root"));
 }
 

@@ -216,9 +216,8 @@ Status add_denied_syscalls(scmp_filter_ctx ctx) {
     const int nr = seccomp_syscall_resolve_name(d.name);
     if (nr < 0) {
       if (d.need == Need::kIfKnown) continue;
-      return Status::error(std::string("seccomp: cannot resolve syscall ") + d.name +
-                               " for this architecture; refusing to load a policy without it",
-                           ENOSYS);
+      return Status::internal(std::string("seccomp: cannot resolve syscall ") + d.name +
+                              " for this architecture; refusing to load a policy without it");
     }
     if (auto s = add_rule(ctx, kDeny, nr, d.name); !s) return s;
   }
@@ -297,7 +296,7 @@ Status set_attributes(scmp_filter_ctx ctx) {
 
 Status apply_seccomp_policy() {
   Context ctx(seccomp_init(SCMP_ACT_ALLOW));
-  if (!ctx) return Status::error("seccomp_init: failed", ENOMEM);
+  if (!ctx) return Status::internal("seccomp_init: failed");
   if (auto s = set_attributes(ctx.get()); !s) return s;
   if (auto s = add_denied_syscalls(ctx.get()); !s) return s;
   if (auto s = add_argument_rules(ctx.get()); !s) return s;

@@ -1,15 +1,19 @@
 #include "jail/spawn.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -26,23 +30,63 @@ constexpr int kControlFd = 3;
   ::_exit(111);
 }
 
-Result<int> open_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC | flags);
-  if (fd < 0) return Status::from_errno("open(" + path + ", O_PATH)");
-  return fd;
+// Kiln's own files as detached mount trees, cloned with the daemon's
+// rights; the child attaches them inside its root.
+struct KilnTrees {
+  UniqueFd init, runtimes, skills;
+};
+
+Result<UniqueFd> clone_tree(const std::string& path) {
+  const int fd = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, path.c_str(),
+                                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (fd < 0) return Status::from_errno("open_tree(" + path + ", OPEN_TREE_CLONE)");
+  return UniqueFd(fd);
+}
+
+Result<KilnTrees> clone_kiln_trees(const JailSpec& spec) {
+  KilnTrees t;
+  auto init = clone_tree(spec.init_binary);
+  if (!init) return init.status();
+  t.init = std::move(*init);
+  auto runtimes = clone_tree(spec.runtimes_dir);
+  if (!runtimes) return runtimes.status();
+  t.runtimes = std::move(*runtimes);
+  if (!spec.skills_dir.empty()) {
+    auto skills = clone_tree(spec.skills_dir);
+    if (!skills) return skills.status();
+    t.skills = std::move(*skills);
+  }
+  return t;
+}
+
+// Sets the calling thread's effective uid/gid (raw syscalls: glibc's
+// wrappers would change every thread of the process).
+Status set_thread_effective_ids(uid_t uid, gid_t gid) {
+  // gid first while we may still change it; back to root in reverse order.
+  if (uid != 0) {
+    if (::syscall(SYS_setresgid, -1, gid, -1) != 0)
+      return Status::from_errno("setresgid(-1, egid)");
+    if (::syscall(SYS_setresuid, -1, uid, -1) != 0)
+      return Status::from_errno("setresuid(-1, euid)");
+  } else {
+    if (::syscall(SYS_setresuid, -1, 0, -1) != 0) return Status::from_errno("setresuid(-1, 0)");
+    if (::syscall(SYS_setresgid, -1, 0, -1) != 0) return Status::from_errno("setresgid(-1, 0)");
+  }
+  return Status::ok();
 }
 
 // The containment checklist, in the cloned child. Order matters:
-//  - bind sources are opened while the child still has the daemon's host
-//    credentials (the daemon's folders may be closed to the sandbox uid);
-//  - the root is built after switching to the sandbox uid (files a user
-//    namespace creates need an owner mapped in it) but with the namespace's
-//    capabilities still held;
+//  - the child starts as the slot's user host uid: it reaches only what
+//    that uid may reach on the host, plus the trees the daemon cloned;
+//  - the root is built as kiln-init's own id (files a user namespace
+//    creates need an owner mapped in it) with the namespace's capabilities
+//    still held;
 //  - privileges go last but for seccomp, which is loaded right before
 //    execve so the checklist itself is not filtered.
-[[noreturn]] void child_main(const JailSpec& spec, int sync_fd, int err_fd, int control_fd) {
+[[noreturn]] void child_main(const JailSpec& spec, const KilnTrees& trees, int sync_fd, int err_fd,
+                             int control_fd) {
   char go = 0;
-  if (::read(sync_fd, &go, 1) != 1) report_and_exit(err_fd, Status::error("parent went away"));
+  if (::read(sync_fd, &go, 1) != 1) report_and_exit(err_fd, Status::internal("parent went away"));
   ::close(sync_fd);
   // The cgroup namespace is made now, after the parent moved us into our
   // cgroup, so /proc/self/cgroup shows "/" and nothing above it.
@@ -51,45 +95,27 @@ Result<int> open_path(const std::string& path, int flags) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     report_and_exit(err_fd, Status::from_errno("mount(/, MS_REC|MS_PRIVATE)"));
   }
-  auto init_fd = open_path(spec.init_binary, 0);
-  if (!init_fd) report_and_exit(err_fd, init_fd.status());
-  auto runtimes_fd = open_path(spec.runtimes_dir, O_DIRECTORY);
-  if (!runtimes_fd) report_and_exit(err_fd, runtimes_fd.status());
-  int skills_fd = -1;
-  if (!spec.skills_dir.empty()) {
-    auto fd = open_path(spec.skills_dir, O_DIRECTORY);
-    if (!fd) report_and_exit(err_fd, fd.status());
-    skills_fd = *fd;
-  }
-  const std::string root_opts = "mode=0755,size=4m,uid=" + std::to_string(spec.rootfs.sandbox_uid) +
-                                ",gid=" + std::to_string(spec.rootfs.sandbox_gid);
-  if (::mount("tmpfs", spec.staging_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-              root_opts.c_str()) != 0) {
-    report_and_exit(err_fd, Status::from_errno("mount(tmpfs -> " + spec.staging_dir + ")"));
-  }
-  auto root_fd = open_path(spec.staging_dir, O_DIRECTORY);
-  if (!root_fd) report_and_exit(err_fd, root_fd.status());
-
-  if (auto s = become_sandbox_user(spec.rootfs.sandbox_uid, spec.rootfs.sandbox_gid); !s) {
-    report_and_exit(err_fd, s);
-  }
+  if (auto s = become_init_user(); !s) report_and_exit(err_fd, s);
   // After the uid change: the kernel clears the parent-death signal whenever
   // credentials change. If kilnd dies, the sandbox dies with it (and
   // kiln-init also exits when its socket to kilnd reaches EOF).
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
     report_and_exit(err_fd, Status::from_errno("prctl(PR_SET_PDEATHSIG)"));
   }
-  if (::fchdir(*root_fd) != 0) report_and_exit(err_fd, Status::from_errno("fchdir(new root)"));
+  const std::string root_opts =
+      "mode=0755,size=4m,uid=" + std::to_string(kInitUid) + ",gid=" + std::to_string(kInitUid);
+  if (::mount("tmpfs", spec.staging_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              root_opts.c_str()) != 0) {
+    report_and_exit(err_fd, Status::from_errno("mount(tmpfs -> " + spec.staging_dir + ")"));
+  }
+  if (::chdir(spec.staging_dir.c_str()) != 0)
+    report_and_exit(err_fd, Status::from_errno("chdir(" + spec.staging_dir + ")"));
 
   RootfsSpec rootfs = spec.rootfs;
-  rootfs.init_binary = "/proc/self/fd/" + std::to_string(*init_fd);
-  rootfs.runtimes_dir = "/proc/self/fd/" + std::to_string(*runtimes_fd);
-  rootfs.skills_dir = skills_fd >= 0 ? "/proc/self/fd/" + std::to_string(skills_fd) : "";
+  rootfs.init_tree = trees.init.get();
+  rootfs.runtimes_tree = trees.runtimes.get();
+  rootfs.skills_tree = trees.skills.valid() ? trees.skills.get() : -1;
   if (auto s = build_rootfs(real_sys_ops(), rootfs); !s) report_and_exit(err_fd, s);
-  ::close(*init_fd);
-  ::close(*runtimes_fd);
-  if (skills_fd >= 0) ::close(skills_fd);
-  ::close(*root_fd);
 
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     report_and_exit(err_fd, Status::from_errno("sethostname"));
@@ -110,7 +136,7 @@ Result<int> open_path(const std::string& path, int flags) {
     if (fd != err_fd && ::dup2(devnull, fd) < 0)
       report_and_exit(err_fd, Status::from_errno("dup2(/dev/null)"));
   }
-  if (auto s = drop_all_privileges(); !s) report_and_exit(err_fd, s);
+  if (auto s = drop_privileges_for_init(); !s) report_and_exit(err_fd, s);
   if (spec.seccomp) {
     if (auto s = apply_seccomp_policy(); !s) report_and_exit(err_fd, s);
   }
@@ -138,9 +164,21 @@ Status write_oom_score_adj(pid_t pid, int value) {
   return Status::ok();
 }
 
+Status make_staging_dir() {
+  for (const char* dir : {"/run", "/run/kiln", kStagingDir}) {
+    if (::mkdir(dir, 0755) != 0 && errno != EEXIST)
+      return Status::from_errno(std::string("mkdir(") + dir + ")");
+    // Reachable by every slot uid, writable by none.
+    if (::chmod(dir, 0755) != 0) return Status::from_errno(std::string("chmod(") + dir + ", 0755)");
+  }
+  return Status::ok();
+}
+
 Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
-  if (spec.host_uid == 0 || spec.host_gid == 0)
-    return Status::error("refusing to map a sandbox to host root");
+  if (spec.ids.user_host_uid == 0 || spec.ids.init_host_uid == 0)
+    return Status::internal("refusing to map a sandbox to host root");
+  auto trees = clone_kiln_trees(spec);
+  if (!trees) return trees.status();
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return Status::from_errno("socketpair");
@@ -155,16 +193,25 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
   int pidfd = -1;
   const unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
                               CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+  // The namespace's owner is the creator's effective uid: the slot's own.
+  if (auto s = set_thread_effective_ids(spec.ids.user_host_uid, spec.ids.user_host_uid); !s)
+    return s;
   // Raw clone with a null stack behaves like fork(): the child runs on a
   // copy of our stack, which is what lets it use the spec by reference.
   long pid = ::syscall(SYS_clone, flags, nullptr, &pidfd, nullptr, nullptr);
-  if (pid < 0) return Status::from_errno("clone(CLONE_NEWUSER|CLONE_NEWPID|...)");
+  const int clone_errno = errno;
   if (pid == 0) {
     parent_end.release();
     sync_w.release();
     err_r.release();
-    child_main(spec, sync_r.get(), err_w.get(), child_end.get());
+    child_main(spec, *trees, sync_r.get(), err_w.get(), child_end.get());
   }
+  if (auto s = set_thread_effective_ids(0, 0); !s) {
+    // The daemon can no longer act as root: nothing sane is left to do.
+    std::fprintf(stderr, "kilnd: restoring root after clone: %s\n", s.message().c_str());
+    std::abort();
+  }
+  if (pid < 0) return Status::from_errno("clone(CLONE_NEWUSER|CLONE_NEWPID|...)", clone_errno);
   JailedProcess proc;
   proc.pid = static_cast<pid_t>(pid);
   proc.pidfd.reset(pidfd);
@@ -176,13 +223,13 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
   sync_r.reset();
   err_w.reset();
   child_end.reset();
-  if (auto s = write_id_maps(proc.pid, spec.rootfs.sandbox_uid, spec.host_uid,
-                             spec.rootfs.sandbox_gid, spec.host_gid);
-      !s) {
-    return fail(s);
-  }
-  if (spec.attach) {
-    if (auto s = spec.attach(proc.pid); !s) return fail(s);
+  if (auto s = write_id_maps(proc.pid, spec.ids); !s) return fail(s);
+  for (const auto& procs : spec.cgroup_procs) {
+    UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    const std::string pid = std::to_string(proc.pid);
+    if (!fd.valid()) return fail(Status::from_errno("open(" + procs + ")"));
+    if (::write(fd.get(), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size()))
+      return fail(Status::from_errno("write(" + procs + ", " + pid + ")"));
   }
   // When the sandbox runs out of memory the kernel must kill the code, not
   // PID 1 (whose death ends the whole sandbox). Exempting kiln-init needs
@@ -199,7 +246,7 @@ Result<JailedProcess> spawn_jailed(const JailSpec& spec) {
 
 Status setup_status(const std::string& child_message) {
   if (child_message.empty()) return Status::ok();
-  return Status::error("sandbox setup failed: " + child_message);
+  return Status::internal("sandbox setup failed: " + child_message);
 }
 
 Status read_setup_result(JailedProcess& proc) {

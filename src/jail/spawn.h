@@ -7,14 +7,20 @@
 // child is sent back over a CLOEXEC pipe, so the parent learns the exact
 // step and errno, and a successful execve closes that pipe (EOF = success).
 //
+// The clone is made with the calling thread's effective ids set to the
+// slot's user host ids (and set back right after), so the new user
+// namespace is owned by that uid: the kernel charges the sandbox's
+// per-user budgets to it alone (see common/identity.h).
+//
 // Thread-safety: call from a single-threaded process (the child runs code
-// between clone and execve that may allocate).
+// between clone and execve that may allocate). Changes the calling
+// thread's effective ids for the duration of the clone.
 #pragma once
 
 #include <sys/types.h>
 
-#include <functional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -25,18 +31,19 @@ namespace kiln::jail {
 
 struct JailSpec {
   std::string hostname = "sandbox";
-  uid_t host_uid = 0;  // the slot's unique host uid (never 0)
-  gid_t host_gid = 0;
-  std::string staging_dir;  // an empty dir the child mounts its root tmpfs on
+  SlotIds ids{0, 0};  // the slot's host ids (never 0)
+  // An empty dir the child mounts its root tmpfs on; the slot's uid must
+  // be able to reach it (see staging_dir_for()).
+  std::string staging_dir;
   std::string init_binary;  // host path of kiln-init
   std::string runtimes_dir;
   std::string skills_dir;  // may be empty
   RootfsSpec rootfs;       // sizes; bind sources are filled in by the child
   Rlimits rlimits;
   bool seccomp = true;
-  // Called in the parent after clone, before the child is released: puts
-  // the child into its cgroup so everything it ever runs is accounted.
-  std::function<Status(pid_t)> attach;
+  // The cgroup.procs files the child is written to after clone, before it
+  // is released, so everything it ever runs is accounted.
+  std::vector<std::string> cgroup_procs;
 };
 
 struct JailedProcess {
@@ -49,6 +56,11 @@ struct JailedProcess {
   // its root (~10 ms of mounts).
   UniqueFd setup_result;
 };
+
+// The staging mount point every sandbox uses (made by the daemon at
+// start-up, 0755 on the way down so any slot uid can reach it).
+inline constexpr const char* kStagingDir = "/run/kiln/rootfs";
+Status make_staging_dir();
 
 // Clones the child, writes its id maps, attaches it and releases it. Returns
 // as soon as the child runs its checklist; see JailedProcess::setup_result.

@@ -1,6 +1,7 @@
 #include "jail/sys_ops.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -19,6 +20,10 @@ class RealSysOps final : public SysOps {
     return ::mount(source, target, fstype, flags, data);
   }
   int umount2(const char* target, int flags) override { return ::umount2(target, flags); }
+  int attach_tree(int tree_fd, const char* target) override {
+    return static_cast<int>(
+        ::syscall(SYS_move_mount, tree_fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH));
+  }
   int mkdir(const char* path, mode_t mode) override { return ::mkdir(path, mode); }
   int symlink(const char* target, const char* linkpath) override {
     return ::symlink(target, linkpath);
@@ -39,6 +44,28 @@ class RealSysOps final : public SysOps {
       len -= static_cast<std::size_t>(n);
     }
     return ::close(fd);
+  }
+  int read_file(const char* path, std::string& out, std::size_t cap) override {
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    out.clear();
+    char buf[65536];
+    while (true) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int saved = errno;
+        ::close(fd);
+        errno = saved;
+        return n < 0 ? -1 : 0;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > cap) {
+        ::close(fd);
+        errno = EFBIG;
+        return -1;
+      }
+    }
   }
   int pivot_root(const char* new_root, const char* put_old) override {
     return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <string>
 
 namespace kiln::jail {
 
@@ -20,10 +21,14 @@ class SysOps {
   virtual int mount(const char* source, const char* target, const char* fstype, unsigned long flags,
                     const char* data) = 0;
   virtual int umount2(const char* target, int flags) = 0;
+  // move_mount(2) of a detached tree (from open_tree) onto `target`.
+  virtual int attach_tree(int tree_fd, const char* target) = 0;
   virtual int mkdir(const char* path, mode_t mode) = 0;
   virtual int symlink(const char* target, const char* linkpath) = 0;
   // Creates (or truncates) a regular file holding `data`.
   virtual int write_file(const char* path, const char* data, std::size_t len, mode_t mode) = 0;
+  // Reads a whole (small) regular file: -1 with EFBIG if over `cap` bytes.
+  virtual int read_file(const char* path, std::string& out, std::size_t cap) = 0;
   virtual int pivot_root(const char* new_root, const char* put_old) = 0;
   virtual int chdir(const char* path) = 0;
   // Mount flags (MS_*) that the mount holding `path` has and that a bind

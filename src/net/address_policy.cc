@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace kiln::net {
 
 namespace ip = boost::asio::ip;
@@ -161,12 +163,12 @@ ip::address unmap(const ip::address& a) {
 }
 
 std::string normalize_host(std::string_view host) {
-  std::string h(host);
+  std::string h = ascii_lower(host);
   if (!h.empty() && h.back() == '.') h.pop_back();
-  std::transform(h.begin(), h.end(), h.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return h;
 }
+
+}  // namespace
 
 bool valid_host_name(std::string_view h) {
   if (h.empty() || h.size() > 253) return false;
@@ -183,8 +185,6 @@ bool valid_host_name(std::string_view h) {
   return label > 0;
 }
 
-}  // namespace
-
 AddressClass classify(const ip::address& addr) {
   if (addr.is_v4()) return classify_v4(addr.to_v4().to_uint());
   return classify_v6(addr.to_v6());
@@ -192,11 +192,11 @@ AddressClass classify(const ip::address& addr) {
 
 Result<ip::address> address_from_sockaddr(const sockaddr* sa, socklen_t len) {
   if (sa == nullptr || len < static_cast<socklen_t>(sizeof(sa_family_t))) {
-    return Status::error("sockaddr too short", EINVAL);
+    return Status::invalid("sockaddr too short");
   }
   if (sa->sa_family == AF_INET) {
     if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) {
-      return Status::error("sockaddr_in too short", EINVAL);
+      return Status::invalid("sockaddr_in too short");
     }
     sockaddr_in in;
     std::memcpy(&in, sa, sizeof in);
@@ -204,7 +204,7 @@ Result<ip::address> address_from_sockaddr(const sockaddr* sa, socklen_t len) {
   }
   if (sa->sa_family == AF_INET6) {
     if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) {
-      return Status::error("sockaddr_in6 too short", EINVAL);
+      return Status::invalid("sockaddr_in6 too short");
     }
     sockaddr_in6 in6;
     std::memcpy(&in6, sa, sizeof in6);
@@ -212,8 +212,7 @@ Result<ip::address> address_from_sockaddr(const sockaddr* sa, socklen_t len) {
     std::memcpy(bytes.data(), in6.sin6_addr.s6_addr, 16);
     return ip::address(ip::address_v6(bytes, in6.sin6_scope_id));
   }
-  return Status::error("address family " + std::to_string(sa->sa_family) + " is not IP",
-                       EAFNOSUPPORT);
+  return Status::invalid("address family " + std::to_string(sa->sa_family) + " is not IP");
 }
 
 Result<AddressClass> classify(const sockaddr* sa, socklen_t len) {
@@ -227,17 +226,17 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   const std::size_t slash = s.find('/');
   boost::system::error_code ec;
   ip::address net = ip::make_address(s.substr(0, slash), ec);
-  if (ec) return Status::error("bad CIDR \"" + s + "\": not an IP address", EINVAL);
+  if (ec) return Status::invalid("bad CIDR \"" + s + "\": not an IP address");
   const int max_len = net.is_v4() ? 32 : 128;
   int len = max_len;
   if (slash != std::string::npos) {
     const std::string p = s.substr(slash + 1);
     if (p.empty() || p.size() > 3 ||
         !std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); })) {
-      return Status::error("bad CIDR \"" + s + "\": bad prefix length", EINVAL);
+      return Status::invalid("bad CIDR \"" + s + "\": bad prefix length");
     }
     len = std::stoi(p);
-    if (len > max_len) return Status::error("bad CIDR \"" + s + "\": prefix too long", EINVAL);
+    if (len > max_len) return Status::invalid("bad CIDR \"" + s + "\": prefix too long");
   }
   Cidr c;
   c.network_ = net;
@@ -245,7 +244,7 @@ Result<Cidr> Cidr::parse(std::string_view text) {
   // Host bits set means the operator probably meant something else; say so
   // instead of silently widening or narrowing the block.
   if (c.to_string() != net.to_string() + "/" + std::to_string(len)) {
-    return Status::error("bad CIDR \"" + s + "\": host bits set below the prefix", EINVAL);
+    return Status::invalid("bad CIDR \"" + s + "\": host bits set below the prefix");
   }
   return c;
 }
@@ -315,8 +314,7 @@ Status AddressPolicy::allow(std::string_view entry) {
   }
   std::string h = normalize_host(e);
   if (!valid_host_name(h)) {
-    return Status::error("bad allowlist entry \"" + e + "\": neither a CIDR nor a host name",
-                         EINVAL);
+    return Status::invalid("bad allowlist entry \"" + e + "\": neither a CIDR nor a host name");
   }
   hosts_.push_back(std::move(h));
   return Status::ok();
@@ -346,7 +344,7 @@ Status AddressPolicy::check(const ip::address& addr, std::string_view host) cons
   }
   const std::string name = address_class_name(c);
   const char* article = std::strchr("aeiou", name[0]) ? "an " : "a ";
-  return Status::error(addr.to_string() + " is " + article + name + " address", EACCES);
+  return Status::invalid(addr.to_string() + " is " + article + name + " address");
 }
 
 }  // namespace kiln::net

@@ -43,6 +43,9 @@ enum class AddressClass {
   kSiteLocal,           // fec0::/10 (deprecated)
 };
 
+// A DNS name: 1..253 bytes, labels of 1..63 letters, digits, '-' or '_'.
+bool valid_host_name(std::string_view h);
+
 // Short stable name, e.g. "loopback", "link-local", "metadata", "cgnat".
 const char* address_class_name(AddressClass c);
 

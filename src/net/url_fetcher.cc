@@ -30,6 +30,8 @@
 #include <optional>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace kiln::net {
 
 namespace asio = boost::asio;
@@ -50,11 +52,7 @@ std::string range(const UriTextRangeA& r) {
 
 bool range_present(const UriTextRangeA& r) { return r.first != nullptr; }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string lower(std::string_view s) { return ascii_lower(s); }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -113,7 +111,7 @@ struct ParsedUrl {
 };
 
 Status bad_url(const std::string& url, const std::string& why) {
-  return Status::error("bad URL " + url + ": " + why, EINVAL);
+  return Status::invalid("bad URL " + url + ": " + why);
 }
 
 Result<ParsedUrl> parse_url(const std::string& text) {
@@ -127,7 +125,7 @@ Result<ParsedUrl> parse_url(const std::string& text) {
   p.url = text;
   const std::string scheme = lower(range(uri.scheme));
   if (scheme != "http" && scheme != "https") {
-    return Status::error("only http(s) URLs are allowed, not " + text, EINVAL);
+    return Status::invalid("only http(s) URLs are allowed, not " + text);
   }
   p.https = scheme == "https";
   // user:pass@ is refused outright: it is a classic way to disguise the real
@@ -135,7 +133,7 @@ Result<ParsedUrl> parse_url(const std::string& text) {
   // The URL is left out of this message: it holds a password more often
   // than not, and messages end up in logs.
   if (range_present(uri.userInfo)) {
-    return Status::error("URLs with user info (user@host) are not allowed", EINVAL);
+    return Status::invalid("URLs with user info (user@host) are not allowed");
   }
   if (uri.hostData.ipFuture.first != nullptr) return bad_url(text, "IPvFuture hosts unsupported");
   p.host = range(uri.hostText);
@@ -174,11 +172,11 @@ Result<std::string> resolve_reference(const std::string& base, const std::string
   UriHolder b, rel;
   if (!b.parse(base)) return bad_url(base, "not a valid URL");
   if (!rel.parse(location)) {
-    return Status::error("redirect from " + base + " to an invalid URL: " + location, EINVAL);
+    return Status::invalid("redirect from " + base + " to an invalid URL: " + location);
   }
   UriUriA abs;
   if (uriAddBaseUriA(&abs, rel.get(), b.get()) != URI_SUCCESS) {
-    return Status::error("cannot resolve redirect " + location + " against " + base, EINVAL);
+    return Status::invalid("cannot resolve redirect " + location + " against " + base);
   }
   // The fragment is a client-side thing; never send it or keep it.
   abs.fragment.first = abs.fragment.afterLast = nullptr;
@@ -190,14 +188,13 @@ Result<std::string> resolve_reference(const std::string& base, const std::string
     out.resize(std::strlen(out.c_str()));
   }
   uriFreeUriMembersA(&abs);
-  if (out.empty()) return Status::error("cannot resolve redirect " + location, EINVAL);
+  if (out.empty()) return Status::invalid("cannot resolve redirect " + location);
   return out;
 }
 
 Status timed_out(const std::string& url, std::chrono::milliseconds timeout) {
-  return Status::error(
-      "fetching " + url + ": timed out after " + std::to_string(timeout.count()) + " ms",
-      ETIMEDOUT);
+  return Status::unprocessable("fetching " + url + ": timed out after " +
+                               std::to_string(timeout.count()) + " ms");
 }
 
 // Resolves host:port, giving up at `deadline`. The asio resolver runs
@@ -230,15 +227,16 @@ awaitable<Result<std::vector<tcp::endpoint>>> resolve(const ParsedUrl& u,
     co_return timed_out(u.url, timeout);
   }
   if (*st->ec) {
-    co_return Status::error(
+    co_return Status::of(
+        ErrorKind::kUnprocessable,
         "fetching " + u.url + ": cannot resolve " + u.host + ": " + st->ec->message(),
         EHOSTUNREACH);
   }
   std::vector<tcp::endpoint> eps;
   for (const auto& e : st->results) eps.push_back(e.endpoint());
   if (eps.empty()) {
-    co_return Status::error("fetching " + u.url + ": " + u.host + " has no addresses",
-                            EHOSTUNREACH);
+    co_return Status::of(ErrorKind::kUnprocessable,
+                         "fetching " + u.url + ": " + u.host + " has no addresses", EHOSTUNREACH);
   }
   co_return eps;
 }
@@ -260,7 +258,8 @@ Status io_error(const ParsedUrl& u, const char* what, const boost::system::error
                 std::chrono::milliseconds timeout) {
   if (ec == beast::error::timeout) return timed_out(u.url, timeout);
   const int err = ec.category() == boost::system::system_category() ? ec.value() : EIO;
-  return Status::error("fetching " + u.url + ": " + what + ": " + ec.message(), err);
+  return Status::of(ErrorKind::kUnprocessable,
+                    "fetching " + u.url + ": " + what + ": " + ec.message(), err);
 }
 
 template <typename Stream>
@@ -297,15 +296,13 @@ awaitable<Result<HopOutcome>> exchange(Stream& stream, const ParsedUrl& u,
     co_return out;
   }
   if (out.status < 200 || out.status > 299) {
-    co_return Status::error("fetching " + u.url + ": server answered " +
-                                std::to_string(out.status) + " " + std::string(res.reason()),
-                            EPROTO);
+    co_return Status::unprocessable("fetching " + u.url + ": server answered " +
+                                    std::to_string(out.status) + " " + std::string(res.reason()));
   }
   if (parser.content_length() && *parser.content_length() > opts.max_bytes) {
-    co_return Status::error("fetching " + u.url + ": body of " +
+    co_return Status::too_large("fetching " + u.url + ": body of " +
                                 std::to_string(*parser.content_length()) + " bytes is over the " +
-                                std::to_string(opts.max_bytes) + "-byte limit",
-                            EFBIG);
+                                std::to_string(opts.max_bytes) + "-byte limit");
   }
   out.content_type = std::string(res[http::field::content_type]);
   out.content_disposition = std::string(res[http::field::content_disposition]);
@@ -313,9 +310,8 @@ awaitable<Result<HopOutcome>> exchange(Stream& stream, const ParsedUrl& u,
   parser.body_limit(opts.max_bytes);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
   if (ec == http::error::body_limit) {
-    co_return Status::error("fetching " + u.url + ": body is over the " +
-                                std::to_string(opts.max_bytes) + "-byte limit",
-                            EFBIG);
+    co_return Status::too_large("fetching " + u.url + ": body is over the " +
+                                std::to_string(opts.max_bytes) + "-byte limit");
   }
   if (ec) co_return io_error(u, "reading body", ec, opts.timeout);
   out.body = std::move(parser.get().body());
@@ -343,10 +339,10 @@ awaitable<Result<HopOutcome>> fetch_tls(const ParsedUrl& u, const std::vector<tc
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   ctx.set_default_verify_paths(ec);
-  if (ec) co_return Status::error("loading the system CA store: " + ec.message(), EIO);
+  if (ec) co_return Status::internal("loading the system CA store: " + ec.message());
   if (!opts.extra_ca_pem.empty()) {
     ctx.add_certificate_authority(asio::buffer(opts.extra_ca_pem), ec);
-    if (ec) co_return Status::error("loading extra CA certificates: " + ec.message(), EINVAL);
+    if (ec) co_return Status::invalid("loading extra CA certificates: " + ec.message());
   }
   ctx.set_verify_mode(ssl::verify_peer);
 
@@ -357,7 +353,7 @@ awaitable<Result<HopOutcome>> fetch_tls(const ParsedUrl& u, const std::vector<tc
   // SNI carries names only (RFC 6066); an IP literal is checked against the
   // certificate's IP SANs by host_name_verification below.
   if (!host_is_ip && !SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str())) {
-    co_return Status::error("fetching " + u.url + ": cannot set SNI", EIO);
+    co_return Status::internal("fetching " + u.url + ": cannot set SNI");
   }
   stream.set_verify_callback(ssl::host_name_verification(u.host));
 
@@ -372,7 +368,7 @@ awaitable<Result<HopOutcome>> fetch_tls(const ParsedUrl& u, const std::vector<tc
     std::string why = ec.message();
     const long verify = SSL_get_verify_result(stream.native_handle());
     if (verify != X509_V_OK) why += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
-    co_return Status::error("fetching " + u.url + ": TLS handshake: " + why, EPROTO);
+    co_return Status::unprocessable("fetching " + u.url + ": TLS handshake: " + why);
   }
   Result<HopOutcome> r = co_await exchange(stream, u, opts);
   // No close_notify round trip: we asked for Connection: close and have the
@@ -395,13 +391,13 @@ awaitable<Result<FetchResult>> fetch_impl(const std::string& url, const FetchOpt
     // A fast resolver can beat the deadline timer; check the clock itself
     // before every connection.
     if (Clock::now() >= deadline) {
-      co_return Status::error("fetching " + shown + " timed out", ETIMEDOUT);
+      co_return Status::unprocessable("fetching " + shown + " timed out");
     }
     // Every answer must pass: an attacker's name can return one public and
     // one internal address and let connection order pick the internal one.
     for (const tcp::endpoint& ep : *eps) {
       Status s = opts.policy.check(ep.address(), u.host);
-      if (!s) co_return Status::error("refusing to fetch " + shown + ": " + s.message(), EACCES);
+      if (!s) co_return Status::invalid("refusing to fetch " + shown + ": " + s.message());
     }
 
     // Not a ?: with co_await in both arms: GCC 12 mis-destroys the
@@ -416,12 +412,12 @@ awaitable<Result<FetchResult>> fetch_impl(const std::string& url, const FetchOpt
     if (!hop) co_return hop.status();
     if (is_redirect(hop->status)) {
       if (hop->location.empty()) {
-        co_return Status::error("fetching " + shown + ": redirect " + std::to_string(hop->status) +
-                                    " without a Location",
-                                EPROTO);
+        co_return Status::unprocessable("fetching " + shown + ": redirect " +
+                                        std::to_string(hop->status) + " without a Location");
       }
       if (redirects >= opts.max_redirects) {
-        co_return Status::error(
+        co_return Status::of(
+            ErrorKind::kUnprocessable,
             "fetching " + url + ": more than " + std::to_string(opts.max_redirects) + " redirects",
             ELOOP);
       }
@@ -490,7 +486,7 @@ awaitable<Result<FetchResult>> fetch_url(std::string url, FetchOptions opts) {
   try {
     co_return co_await fetch_impl(url, opts);
   } catch (const std::exception& e) {
-    co_return Status::error("fetching " + url + ": " + e.what(), EIO);
+    co_return Status::internal("fetching " + url + ": " + e.what());
   }
 }
 

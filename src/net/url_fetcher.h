@@ -44,14 +44,15 @@ struct FetchResult {
   std::string file_name;  // see file_name_for(); never empty
 };
 
-// Fetches `url`. Errors (Status::error_number()):
-//   EINVAL  not an absolute http(s) URL, has user info, bad redirect target
-//   EACCES  a hop's host resolved to an address the policy refuses
-//   EFBIG   body larger than max_bytes
-//   ETIMEDOUT  the whole fetch took longer than timeout
-//   ELOOP   more than max_redirects redirects
-//   EPROTO  the server answered a non-2xx status or broken HTTP
-//   others  resolution, connection and TLS failures
+// Fetches `url`. Errors (Status::kind()):
+//   kInvalid        not an absolute http(s) URL, has user info, a bad
+//                   redirect target, or a hop's host resolved to an address
+//                   the policy refuses
+//   kTooLarge       body larger than max_bytes
+//   kUnprocessable  the fetch failed: timeout, more than max_redirects
+//                   redirects, a non-2xx status, broken HTTP, resolution,
+//                   connection and TLS failures (an errno in error_number()
+//                   where one applies: ETIMEDOUT, ELOOP, EHOSTUNREACH, ...)
 boost::asio::awaitable<Result<FetchResult>> fetch_url(std::string url, FetchOptions opts);
 
 // The file name from a Content-Disposition header value (filename* wins

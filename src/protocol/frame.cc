@@ -1,6 +1,9 @@
 #include "protocol/frame.h"
 
 #include <cstring>
+#include <string_view>
+
+#include "common/bounded_json.h"
 
 namespace kiln::protocol {
 namespace {
@@ -22,8 +25,8 @@ Result<std::string> encode_frame(const Frame& frame) {
   // Invalid UTF-8 in a message (say, a file name) must not abort the
   // process: replace it rather than throw.
   std::string json = frame.msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (json.size() > kMaxJsonBytes) return Status::error("frame message too large");
-  if (frame.data.size() > kMaxDataBytes) return Status::error("frame payload too large");
+  if (json.size() > kMaxJsonBytes) return Status::internal("frame message too large");
+  if (frame.data.size() > kMaxDataBytes) return Status::internal("frame payload too large");
   std::string out;
   out.reserve(kHeaderSize + json.size() + frame.data.size());
   put_u32(out, static_cast<std::uint32_t>(json.size()));
@@ -39,17 +42,20 @@ Result<std::optional<Frame>> FrameDecoder::next() {
   const char* p = buffer_.data() + offset_;
   const std::uint32_t json_len = get_u32(p);
   const std::uint32_t data_len = get_u32(p + 4);
-  if (json_len == 0 || json_len > kMaxJsonBytes) return Status::error("bad frame: message length");
-  if (data_len > kMaxDataBytes) return Status::error("bad frame: payload length");
+  if (json_len == 0 || json_len > kMaxJsonBytes)
+    return Status::internal("bad frame: message length");
+  if (data_len > max_data_) return Status::internal("bad frame: payload length");
   const std::size_t total = kHeaderSize + json_len + data_len;
   if (avail < total) return std::optional<Frame>();
   Frame frame;
-  frame.msg = nlohmann::json::parse(p + kHeaderSize, p + kHeaderSize + json_len, nullptr,
-                                    /*allow_exceptions=*/false);
-  if (frame.msg.is_discarded() || !frame.msg.is_object()) {
-    return Status::error("bad frame: message is not a JSON object");
-  }
+  // The peer is not trusted: depth and size are checked before a value is
+  // built (see common/bounded_json.h).
+  auto msg = parse_bounded_json(std::string_view(p + kHeaderSize, json_len), kProtocolJsonLimits);
+  if (!msg) return Status::internal("bad frame: " + msg.status().message());
+  if (!msg->is_object()) return Status::internal("bad frame: message is not a JSON object");
+  frame.msg = std::move(*msg);
   frame.data.assign(p + kHeaderSize + json_len, data_len);
+  frame.wire_bytes = total;
   offset_ += total;
   // Compact once the consumed prefix dominates, to keep appends cheap.
   if (offset_ > (1u << 16) && offset_ * 2 > buffer_.size()) {

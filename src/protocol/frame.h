@@ -26,6 +26,7 @@ inline constexpr std::uint32_t kMaxDataBytes = 64u << 20;  // file cap + headroo
 struct Frame {
   nlohmann::json msg;
   std::string data;
+  std::size_t wire_bytes = 0;  // set by the decoder: header + message + payload
 };
 
 // Serialises a frame; fails only if the parts exceed the caps above.
@@ -39,10 +40,15 @@ class FrameDecoder {
   void feed(const char* bytes, std::size_t n) { buffer_.append(bytes, n); }
   Result<std::optional<Frame>> next();
   std::size_t buffered() const { return buffer_.size() - offset_; }
+  // The largest payload the next frames may carry (kMaxDataBytes by
+  // default): kilnd allows one only while it waits for file bytes, so a
+  // sandbox cannot make it buffer payloads nobody asked for.
+  void set_max_data(std::uint32_t n) { max_data_ = n; }
 
  private:
   std::string buffer_;
   std::size_t offset_ = 0;
+  std::uint32_t max_data_ = kMaxDataBytes;
 };
 
 }  // namespace kiln::protocol

@@ -15,8 +15,13 @@
 #include <fstream>
 #include <random>
 
+#include "common/languages.h"
 #include "common/sandbox_path.h"
+#include "egress/proxy.h"
+#include "egress/target.h"
+#include "jail/netns_listener.h"
 #include "jail/spawn.h"
+#include "sandbox/run.h"
 
 namespace kiln::sandbox {
 
@@ -26,13 +31,16 @@ using asio::use_awaitable;
 
 namespace {
 
-constexpr const char* kLanguages = "python, javascript, typescript, bash";
+bool supported_language(const std::string& l) { return find_language(l) != nullptr; }
 
-bool supported_language(const std::string& l) {
-  return l == "python" || l == "javascript" || l == "typescript" || l == "bash";
-}
+// How long pause waits for the kernel to freeze every task, and the
+// longest step between looks (it starts at 200 µs: a pause is meant to take
+// a few milliseconds).
+constexpr std::chrono::milliseconds kFreezeTimeout(2000);
+constexpr std::chrono::microseconds kMaxFreezePoll(20000);
 
-awaitable<void> sleep_for(std::chrono::milliseconds d) {
+template <class Duration>
+awaitable<void> sleep_for(Duration d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   boost::system::error_code ec;
   co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -41,10 +49,16 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 }  // namespace
 
 SandboxManager::SandboxManager(asio::io_context& io, const Config& config,
-                               jail::CgroupLayout layout)
-    : io_(io), config_(config), layout_(std::move(layout)) {
+                               jail::CgroupLayout layout, jail::Spawner& spawner,
+                               BlockingPool& pool)
+    : io_(io),
+      spawner_(spawner),
+      blocking_(pool),
+      config_(config),
+      layout_(std::move(layout)),
+      resolver_(config.egress_hosts_file) {
   for (int i = 1; i <= config_.max_sandboxes + config_.pool_size; ++i) free_slots_.insert(i);
-  staging_dir_ = config_.data_dir + "/rootfs";
+  staging_dir_ = jail::kStagingDir;
 }
 
 std::string SandboxManager::new_id(const char* prefix) {
@@ -65,8 +79,7 @@ void SandboxManager::cleanup_previous_run() {
   // 1. Processes still running as a slot uid (a crash between clone and
   //    PDEATHSIG taking effect, or a daemon killed with -9).
   const uid_t lo = config_.uid_base;
-  const uid_t hi =
-      config_.uid_base + static_cast<uid_t>(config_.max_sandboxes + config_.pool_size) + 1;
+  const uid_t hi = slot_ids_end(config_.uid_base, config_.max_sandboxes + config_.pool_size);
   int killed = 0;
   if (DIR* d = ::opendir("/proc")) {
     while (auto* de = ::readdir(d)) {
@@ -86,7 +99,8 @@ void SandboxManager::cleanup_previous_run() {
   // 3. The staging mount point (only ever mounted inside sandboxes' own
   //    mount namespaces, so nothing to unmount on the host).
   ::mkdir(config_.data_dir.c_str(), 0755);
-  ::mkdir(staging_dir_.c_str(), 0755);
+  if (auto s = jail::make_staging_dir(); !s)
+    spdlog::error("event=cleanup what=staging_dir error=\"{}\"", s.message());
   spdlog::info("event=cleanup processes_killed={} cgroups_removed={}", killed,
                removed ? *removed : 0);
 }
@@ -98,6 +112,11 @@ void SandboxManager::start() {
 
 awaitable<void> SandboxManager::shutdown() {
   stopping_ = true;
+  // A sandbox being made right now is in no list yet: wait for it (the
+  // pool filler and create() tear theirs down once they see stopping_).
+  for (int i = 0; i < 500 && (filling_ || spawning_ > 0); ++i) {
+    co_await sleep_for(std::chrono::milliseconds(20));
+  }
   std::vector<std::shared_ptr<Sandbox>> all;
   for (auto& [id, s] : sandboxes_) all.push_back(s);
   for (auto& s : pool_) all.push_back(s);
@@ -108,34 +127,103 @@ awaitable<void> SandboxManager::shutdown() {
   spdlog::info("event=shutdown sandboxes_ended={}", all.size());
 }
 
+Status SandboxManager::configure_egress() {
+  for (const std::string& c : config_.egress_allow_cidrs) {
+    if (auto parsed = net::Cidr::parse(c); !parsed) {
+      return Status::invalid("--egress-allow-cidr: " + parsed.status().message());
+    }
+    if (auto s = egress_cidrs_.allow(c); !s) return s;
+  }
+  for (const auto& [flag, url] : {std::pair{"--pip-index-url", &config_.pip_index_url},
+                                  std::pair{"--npm-registry", &config_.npm_registry}}) {
+    if (url->empty()) continue;
+    auto rule = egress::mirror_rule(*url);
+    if (!rule) return Status::invalid(std::string(flag) + ": " + rule.status().message());
+    mirrors_.push_back(std::move(*rule));
+  }
+  // pip installs for the sandbox user (~/.local; /usr is read-only anyway):
+  // Debian's EXTERNALLY-MANAGED marker would refuse even that, and pip
+  // falls back to --user by itself when site-packages is not writable.
+  // Installs are lost with the sandbox, so no cache and no version check.
+  package_env_ = {{"PIP_BREAK_SYSTEM_PACKAGES", "1"},
+                  {"PIP_DISABLE_PIP_VERSION_CHECK", "1"},
+                  {"PIP_NO_CACHE_DIR", "1"},
+                  {"PIP_NO_INPUT", "1"},
+                  {"npm_config_update_notifier", "false"},
+                  {"npm_config_fund", "false"},
+                  {"npm_config_audit", "false"}};
+  if (!config_.pip_index_url.empty()) {
+    package_env_["PIP_INDEX_URL"] = config_.pip_index_url;
+    // A plain-http mirror is the operator's choice; pip wants it named.
+    if (config_.pip_index_url.rfind("http://", 0) == 0)
+      package_env_["PIP_TRUSTED_HOST"] = egress::parse_mirror_url(config_.pip_index_url)->host;
+  }
+  if (!config_.npm_registry.empty()) package_env_["npm_config_registry"] = config_.npm_registry;
+  return Status::ok();
+}
+
+Status SandboxManager::check_network_ceiling(const std::string& workspace,
+                                             const egress::Policy& policy) {
+  if (!ceilings_) return Status::ok();
+  auto stored = ceilings_->get(workspace);
+  if (!stored) return stored.status();
+  if (!stored->has_value()) return Status::ok();
+  // The admin command stored it only after parsing it; a row that no longer
+  // parses is damage, and then nothing wider than "none" is allowed.
+  auto text = nlohmann::json::parse(**stored, nullptr, /*allow_exceptions=*/false);
+  auto ceiling = egress::parse_policy(text);
+  if (!ceiling) {
+    return Status::internal("workspace " + workspace +
+                            "'s network ceiling is unreadable: " + ceiling.status().message());
+  }
+  return egress::within_ceiling(policy, *ceiling);
+}
+
+Result<std::size_t> SandboxManager::set_network(Sandbox& sbx, egress::Policy policy) {
+  if (!sbx.egress) return Status::unavailable("sandbox " + sbx.id + " has no egress proxy");
+  KILN_RETURN_IF_ERROR(check_network_ceiling(sbx.workspace, policy));
+  const std::size_t closed = sbx.egress->set_policy(std::move(policy), egress_cidrs_);
+  spdlog::info("event=network_changed id={} policy={} tunnels_closed={}", sbx.id,
+               sbx.egress->policy.to_json().dump(), closed);
+  return closed;
+}
+
 Status SandboxManager::validate_limits(const Limits& l) const {
   const Limits& m = config_.max_limits;
   if (l.memory_mb < 32 || l.memory_mb > m.memory_mb)
-    return Status::error("limits.memory_mb must be between 32 and " + std::to_string(m.memory_mb),
-                         EINVAL);
+    return Status::invalid("limits.memory_mb must be between 32 and " +
+                           std::to_string(m.memory_mb));
   if (l.cpus <= 0 || l.cpus > m.cpus)
-    return Status::error("limits.cpus must be > 0 and at most " + std::to_string(m.cpus), EINVAL);
+    return Status::invalid("limits.cpus must be > 0 and at most " + std::to_string(m.cpus));
   if (l.pids < 8 || l.pids > m.pids)
-    return Status::error("limits.pids must be between 8 and " + std::to_string(m.pids), EINVAL);
+    return Status::invalid("limits.pids must be between 8 and " + std::to_string(m.pids));
   if (l.disk_mb < 1 || l.disk_mb > m.disk_mb)
-    return Status::error("limits.disk_mb must be between 1 and " + std::to_string(m.disk_mb),
-                         EINVAL);
+    return Status::invalid("limits.disk_mb must be between 1 and " + std::to_string(m.disk_mb));
   if (l.exec_timeout_s < 1 || l.exec_timeout_s > m.exec_timeout_s)
-    return Status::error(
-        "limits.exec_timeout_s must be between 1 and " + std::to_string(m.exec_timeout_s), EINVAL);
+    return Status::invalid("limits.exec_timeout_s must be between 1 and " +
+                           std::to_string(m.exec_timeout_s));
   return Status::ok();
 }
 
 awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& limits,
-                                                                  const nlohmann::json& env,
+                                                                  const protocol::StringMap& env,
                                                                   bool prestart_python) {
   auto slot = take_slot();
-  if (!slot) co_return Status::error("no free sandbox slot", EAGAIN);
+  if (!slot) co_return Status::rate_limited("no free sandbox slot");
   auto sbx = std::make_shared<Sandbox>();
   sbx->id = new_id("sbx_");
   sbx->slot = *slot;
   sbx->limits = limits;
   sbx->env = env;
+  // Every client the sandbox runs finds its proxy here (the user's own env
+  // wins); the policy behind it says what, if anything, is reachable.
+  const std::string proxy = "http://127.0.0.1:" + std::to_string(egress::kProxyPort);
+  for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+                        "npm_config_proxy", "npm_config_https_proxy"}) {
+    sbx->env.emplace(k, proxy);
+  }
+  for (const char* k : {"NO_PROXY", "no_proxy"}) sbx->env.emplace(k, "localhost,127.0.0.1,::1");
+  for (const auto& [k, v] : package_env_) sbx->env.emplace(k, v);  // the user's own env wins
   auto release = [&](Status s) -> Result<std::shared_ptr<Sandbox>> {
     free_slots_.insert(sbx->slot);
     return s;
@@ -144,13 +232,14 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   cl.memory_bytes = limits.memory_mb << 20;
   cl.cpus = limits.cpus;
   cl.pids = limits.pids;
-  auto cg = jail::Cgroup::create(layout_, sbx->id, cl);
+  // mkdir and limit writes in every hierarchy, then the clone: both block
+  // for a while on a loaded host, so neither runs on the I/O thread.
+  auto cg = co_await blocking_.run([&] { return jail::Cgroup::create(layout_, sbx->id, cl); });
   if (!cg) co_return release(cg.status());
   sbx->cgroup = std::move(*cg);
 
   jail::JailSpec spec;
-  spec.host_uid = config_.uid_base + static_cast<uid_t>(sbx->slot);
-  spec.host_gid = spec.host_uid;
+  spec.ids = slot_ids(config_.uid_base, sbx->slot);
   spec.staging_dir = staging_dir_;
   spec.init_binary = config_.init_path;
   spec.runtimes_dir = config_.runtimes_dir;
@@ -161,12 +250,14 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   spec.rootfs.home_bytes = limits.disk_mb << 20;
   spec.rlimits.fsize_bytes = std::max(limits.disk_mb, config_.tmp_mb) << 20;
   spec.seccomp = config_.seccomp;
-  jail::Cgroup* cgp = sbx->cgroup.get();
-  spec.attach = [cgp](pid_t pid) { return cgp->add_process(pid); };
-  auto proc = jail::spawn_jailed(spec);
+  spec.cgroup_procs = sbx->cgroup->procs_files();
+  auto proc = co_await blocking_.run([&] { return spawner_.spawn(spec); });
   if (!proc) {
-    (void)sbx->cgroup->kill_all_and_remove();
-    sbx->cgroup.reset();
+    std::unique_ptr<jail::Cgroup> cg = std::move(sbx->cgroup);
+    co_await blocking_.run([&cg] {
+      (void)cg->kill_all_and_remove();
+      cg.reset();
+    });
     co_return release(proc.status());
   }
   sbx->init_pid = proc->pid;
@@ -192,15 +283,30 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   }
   sbx->conn = std::make_shared<Connection>(io_.get_executor(), std::move(proc->control));
   std::weak_ptr<Sandbox> weak = sbx;
-  sbx->conn->start([this, weak] {
+  sbx->conn->start([this, weak](const std::string& reason) {
     auto s = weak.lock();
     if (!s || s->ending) return;
-    spdlog::warn("event=sandbox_lost id={} reason=\"kiln-init closed its socket\"", s->id);
+    spdlog::warn("event=sandbox_lost id={} reason=\"{}\"", s->id, reason);
     asio::co_spawn(io_, destroy(s->id), asio::detached);
   });
   if (!co_await sbx->conn->wait_hello()) {
     co_await teardown(sbx);
-    co_return Status::error("sandbox " + sbx->id + " did not start (kiln-init exited)");
+    co_return Status::internal("sandbox " + sbx->id + " did not start (kiln-init exited)");
+  }
+  {
+    auto listener = jail::listen_in_netns(sbx->pidfd.get(), egress::kProxyPort);
+    if (!listener) {
+      spdlog::error("event=egress_listener_failed id={} error=\"{}\"", sbx->id,
+                    listener.status().message());
+      co_await teardown(sbx);
+      co_return listener.status();
+    }
+    sbx->egress = std::make_shared<egress::SandboxEgress>(sbx->id);
+    sbx->egress->mirrors = mirrors_;
+    egress::ProxyOptions po;
+    po.operator_cidrs = &egress_cidrs_;
+    po.resolver = &resolver_;
+    egress::start_proxy(io_, std::move(*listener), sbx->egress, po);
   }
   if (prestart_python) {
     for (const auto& language : config_.pool_languages) {
@@ -225,15 +331,16 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
     }
   }
   if (auto s = validate_limits(req.limits); !s) co_return s;
+  if (auto s = check_network_ceiling(req.workspace, req.network); !s) co_return s;
   const std::uint64_t timeout = req.timeout_s.value_or(config_.sandbox_timeout_s);
   if (timeout < 1 || timeout > config_.max_sandbox_timeout_s) {
-    co_return Status::error(
-        "timeout_s must be between 1 and " + std::to_string(config_.max_sandbox_timeout_s), EINVAL);
+    co_return Status::invalid("timeout_s must be between 1 and " +
+                              std::to_string(config_.max_sandbox_timeout_s));
   }
   if (static_cast<int>(sandboxes_.size()) + spawning_ >= config_.max_sandboxes) {
-    co_return Status::error("sandbox limit reached: " + std::to_string(config_.max_sandboxes) +
-                                " live sandboxes; delete one or raise --max-sandboxes",
-                            EAGAIN);
+    co_return Status::rate_limited(
+        "sandbox limit reached: " + std::to_string(config_.max_sandboxes) +
+        " live sandboxes; delete one or raise --max-sandboxes");
   }
   std::shared_ptr<Sandbox> sbx;
   const bool poolable = req.limits.disk_mb == config_.default_limits.disk_mb && req.env.empty();
@@ -262,13 +369,20 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
     auto made = co_await spawn(req.limits, req.env, /*prestart_python=*/false);
     --spawning_;
     if (!made) co_return made.status();
+    if (stopping_) {
+      co_await teardown(*made);
+      co_return Status::unavailable("kilnd is stopping");
+    }
     sbx = *made;
-    // Start the default Python context now without waiting for it: the
-    // first execute queues behind it in kiln-init.
+    // Register the default Python context before create returns (an execute
+    // that follows finds it, whatever runs first), and start it without
+    // waiting: that execute queues behind the start in kiln-init.
+    auto info = register_context(*sbx, std::string(kDefaultLanguage), "/home/user", true);
+    if (!info) co_return info.status();
     asio::co_spawn(
         io_,
-        [this, sbx]() -> awaitable<void> {
-          auto r = co_await create_context(sbx, "python", "/home/user", true);
+        [this, sbx, info = std::move(*info)]() mutable -> awaitable<void> {
+          auto r = co_await start_context(sbx, std::move(info));
           if (!r)
             spdlog::warn("event=context_start_failed id={} error=\"{}\"", sbx->id,
                          r.status().message());
@@ -276,19 +390,19 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
         asio::detached);
   }
   sbx->workspace = req.workspace;
+  sbx->egress->workspace = req.workspace;
+  sbx->egress->policy = req.network;
   sbx->template_name = req.template_name;
   sbx->session = req.session;
   sbx->metadata = req.metadata;
+  sbx->auto_resume = req.auto_resume;
   sbx->created_at = SystemClock::now();
   sbx->expires_at = sbx->created_at + std::chrono::seconds(timeout);
   sandboxes_[sbx->id] = sbx;
   if (!req.session.empty()) sessions_[session_key] = sbx->id;
   ++stats_.created;
-  if (ledger_) {
-    if (auto s = ledger_->open_sandbox(sbx->id, sbx->workspace, sbx->created_at); !s) {
-      spdlog::error("event=ledger_error id={} error=\"{}\"", sbx->id, s.message());
-    }
-  }
+  ledger_open(*sbx);
+  co_await blocking_.barrier();  // an acknowledged sandbox is on the ledger
   spdlog::info("event=sandbox_created id={} slot={} pool={} session=\"{}\"", sbx->id, sbx->slot,
                sbx->contexts.empty() ? "no" : "yes", sbx->session);
   asio::co_spawn(io_, fill_pool(), asio::detached);
@@ -313,11 +427,72 @@ std::vector<std::shared_ptr<Sandbox>> SandboxManager::list(const std::string& wo
 
 Status SandboxManager::set_timeout(Sandbox& sbx, std::uint64_t timeout_s) {
   if (timeout_s < 1 || timeout_s > config_.max_sandbox_timeout_s) {
-    return Status::error(
-        "timeout_s must be between 1 and " + std::to_string(config_.max_sandbox_timeout_s), EINVAL);
+    return Status::invalid("timeout_s must be between 1 and " +
+                           std::to_string(config_.max_sandbox_timeout_s));
   }
-  sbx.expires_at = SystemClock::now() + std::chrono::seconds(timeout_s);
+  // While paused the clock stands still: count from the pause, so that
+  // resuming (which adds the paused time) leaves `timeout_s` from then.
+  sbx.expires_at =
+      (sbx.paused() ? sbx.paused_at : SystemClock::now()) + std::chrono::seconds(timeout_s);
   return Status::ok();
+}
+
+awaitable<Status> SandboxManager::pause(std::shared_ptr<Sandbox> sbx) {
+  if (sbx->paused()) co_return Status::ok();
+  if (!sbx->cgroup || !sbx->cgroup->can_freeze()) {
+    co_return Status::unavailable(
+        "pause needs the cgroup freezer, and this host has neither a v1 freezer mount nor "
+        "cgroup.freeze in its unified hierarchy (kilnd's start-up log says which)");
+  }
+  if (auto st = sbx->cgroup->set_frozen(true); !st) co_return st;
+  // Paused from here on (a resume that arrives while the kernel is still
+  // freezing thaws it again), so the TTL clock stops at the request.
+  sbx->paused_at = SystemClock::now();
+  // Freezing is asynchronous: sleeping tasks freeze at once, a running one
+  // at its next return to user space; a task stuck in the kernel (D state)
+  // may never, and then the sandbox keeps running rather than half-frozen.
+  const auto deadline = std::chrono::steady_clock::now() + kFreezeTimeout;
+  for (std::chrono::microseconds step(200);; step = std::min(step * 2, kMaxFreezePoll)) {
+    if (!sbx->paused() || sbx->ending || !sbx->cgroup) {
+      co_return Status::conflict("sandbox " + sbx->id + " was resumed or ended while pausing");
+    }
+    auto frozen = sbx->cgroup->frozen();
+    if (frozen && *frozen) break;
+    if (!frozen || std::chrono::steady_clock::now() >= deadline) {
+      (void)co_await resume(sbx);
+      co_return frozen ? Status::conflict("sandbox " + sbx->id + " could not be frozen within " +
+                                          std::to_string(kFreezeTimeout.count()) +
+                                          " ms (a process is stuck in the kernel); it keeps "
+                                          "running")
+                       : frozen.status();
+    }
+    co_await sleep_for(step);
+  }
+  spdlog::info("event=sandbox_paused id={}", sbx->id);
+  co_return Status::ok();
+}
+
+awaitable<Status> SandboxManager::resume(std::shared_ptr<Sandbox> sbx) {
+  if (!sbx->paused()) co_return Status::ok();
+  if (sbx->cgroup) {
+    if (auto st = sbx->cgroup->set_frozen(false); !st) co_return st;
+  }
+  // One place for "paused time is neither TTL nor active time": the
+  // deadline moves out by the pause, and paused_ms (which meter_run
+  // subtracts from a run that spanned it) grows by it.
+  const auto now = SystemClock::now();
+  sbx->paused_ms = sbx->paused_ms_now(now);
+  sbx->expires_at = sbx->deadline(now);
+  sbx->paused_at = {};
+  spdlog::info("event=sandbox_resumed id={} paused_ms_total={}", sbx->id, sbx->paused_ms);
+  co_return Status::ok();
+}
+
+awaitable<Status> SandboxManager::ensure_running(std::shared_ptr<Sandbox> sbx) {
+  if (!sbx->paused()) co_return Status::ok();
+  if (sbx->auto_resume) co_return co_await resume(std::move(sbx));
+  co_return Status::paused("sandbox " + sbx->id + " is paused: POST /v1/sandboxes/" + sbx->id +
+                           "/resume first (or create it with \"auto_resume\": true)");
 }
 
 awaitable<void> SandboxManager::destroy(std::string id) {
@@ -336,16 +511,19 @@ awaitable<void> SandboxManager::teardown(std::shared_ptr<Sandbox> sbx) {
     if (it != sessions_.end() && it->second == sbx->id) sessions_.erase(it);
   }
   if (sbx->conn) sbx->conn->close();
+  if (sbx->egress) sbx->egress->shutdown();
   if (ledger_ && sbx->created_at.time_since_epoch().count() != 0) {
     record_usage(*sbx);  // cgroup counters are still readable here
-    if (auto s = ledger_->close_sandbox(sbx->id, SystemClock::now()); !s) {
-      spdlog::error("event=ledger_error id={} error=\"{}\"", sbx->id, s.message());
-    }
+    ledger_close(*sbx);
+    co_await blocking_.barrier();
   }
   // Killing PID 1 of the sandbox's pid namespace makes the kernel kill every
   // other process in it; the cgroup kill below catches any straggler.
   if (sbx->init_pid > 0) {
     ::kill(sbx->init_pid, SIGKILL);
+    // A frozen process keeps SIGKILL pending until thawed: thaw after the
+    // kill, so a paused sandbox dies without running another instruction.
+    if (sbx->paused() && sbx->cgroup) (void)sbx->cgroup->set_frozen(false);
     if (sbx->pidfd.valid()) {
       asio::posix::stream_descriptor pd(io_, ::dup(sbx->pidfd.get()));
       asio::steady_timer guard(io_, std::chrono::seconds(5));
@@ -357,14 +535,20 @@ awaitable<void> SandboxManager::teardown(std::shared_ptr<Sandbox> sbx) {
                              asio::redirect_error(use_awaitable, ec));
       guard.cancel();
     }
-    ::waitpid(sbx->init_pid, nullptr, WNOHANG);
+    // The spawner is its parent and reaps it.
     sbx->init_pid = -1;
   }
   if (sbx->cgroup) {
-    if (auto s = sbx->cgroup->kill_all_and_remove(); !s) {
-      spdlog::error("event=cgroup_remove_failed id={} error=\"{}\"", sbx->id, s.message());
-    }
-    sbx->cgroup.reset();
+    // The wait for the cgroup to empty may take seconds: off the I/O thread,
+    // with the Cgroup handed over whole (no one else touches it now).
+    std::unique_ptr<jail::Cgroup> cg = std::move(sbx->cgroup);
+    Status removed = co_await blocking_.run([&cg] {
+      Status s = cg->kill_all_and_remove();
+      cg.reset();
+      return s;
+    });
+    if (!removed)
+      spdlog::error("event=cgroup_remove_failed id={} error=\"{}\"", sbx->id, removed.message());
   }
   sbx->pidfd.reset();
   if (sbx->slot >= 0) free_slots_.insert(sbx->slot);
@@ -390,6 +574,24 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::system_sandbox() {
   co_return made->first;
 }
 
+// The ledger's writes, queued in order on the blocking pool. (Plain
+// functions, not lambdas in the coroutines: GCC 12 miscompiles such
+// captures at -O2 and above.)
+void SandboxManager::ledger_open(const Sandbox& sbx) {
+  if (!ledger_) return;
+  blocking_.post_ordered([ledger = ledger_, id = sbx.id, ws = sbx.workspace, at = sbx.created_at] {
+    if (auto s = ledger->open_sandbox(id, ws, at); !s)
+      spdlog::error("event=ledger_error id={} error=\"{}\"", id, s.message());
+  });
+}
+
+void SandboxManager::ledger_close(const Sandbox& sbx) {
+  blocking_.post_ordered([ledger = ledger_, id = sbx.id, at = SystemClock::now()] {
+    if (auto s = ledger->close_sandbox(id, at); !s)
+      spdlog::error("event=ledger_error id={} error=\"{}\"", id, s.message());
+  });
+}
+
 void SandboxManager::record_usage(Sandbox& sbx) {
   if (!ledger_ || sbx.created_at.time_since_epoch().count() == 0) return;  // pool: not handed out
   storage::UsageTotals t;
@@ -405,20 +607,29 @@ void SandboxManager::record_usage(Sandbox& sbx) {
   }
   t.cpu_ms = static_cast<std::int64_t>(sbx.cpu_ms_seen);
   t.memory_peak_bytes = static_cast<std::int64_t>(sbx.memory_peak_seen);
-  if (auto s = ledger_->update(sbx.id, t, SystemClock::now()); !s) {
-    spdlog::error("event=ledger_error id={} error=\"{}\"", sbx.id, s.message());
-  }
+  blocking_.post_ordered([ledger = ledger_, id = sbx.id, t, at = SystemClock::now()] {
+    if (auto s = ledger->update(id, t, at); !s)
+      spdlog::error("event=ledger_error id={} error=\"{}\"", id, s.message());
+  });
+}
+
+awaitable<void> SandboxManager::meter_run(Sandbox& sbx, std::uint64_t duration_ms,
+                                          std::uint64_t paused_during_ms) {
+  sbx.active_ms += duration_ms - std::min(duration_ms, paused_during_ms);
+  ++sbx.executions;
+  ++stats_.executions;
+  record_usage(sbx);
+  co_await blocking_.barrier();
 }
 
 Status SandboxManager::check_quota(const std::string& workspace) {
-  if (!ledger_) return Status::ok();
-  auto spent = ledger_->quota_exhausted(workspace);
+  if (!ledger_reader_) return Status::ok();
+  auto spent = ledger_reader_->quota_exhausted(workspace);
   if (!spent) return spent.status();
   if (*spent) {
-    return Status::error(
+    return Status::quota_exceeded(
         "workspace " + workspace +
-            " has used all its credits; ask an operator to add more (kilnd credits set)",
-        EDQUOT);
+        " has used all its credits; ask an operator to add more (kilnd credits set)");
   }
   return Status::ok();
 }
@@ -428,7 +639,8 @@ awaitable<void> SandboxManager::fill_pool() {
   filling_ = true;
   int failures = 0;
   while (!stopping_ && static_cast<int>(pool_.size()) < config_.pool_size) {
-    auto made = co_await spawn(config_.default_limits, nlohmann::json::object(), true);
+    const protocol::StringMap no_env;
+    auto made = co_await spawn(config_.default_limits, no_env, true);
     if (!made) {
       spdlog::error("event=pool_fill_failed error=\"{}\"", made.status().message());
       if (++failures >= 3) break;
@@ -449,8 +661,12 @@ awaitable<void> SandboxManager::sweep_loop() {
     co_await sleep_for(std::chrono::milliseconds(500));
     const auto now = SystemClock::now();
     std::vector<std::string> expired;
+    // A paused sandbox's TTL stands still, but it holds its slot: it ends
+    // once paused for the longest lifetime a sandbox may ask for.
+    const auto max_pause = std::chrono::seconds(config_.max_sandbox_timeout_s);
     for (auto& [id, s] : sandboxes_)
-      if (s->expired(now)) expired.push_back(id);
+      if (s->expired(now) || (s->paused() && now - s->paused_at >= max_pause))
+        expired.push_back(id);
     for (auto& id : expired) {
       ++stats_.expired;
       spdlog::info("event=sandbox_expired id={}", id);
@@ -459,30 +675,40 @@ awaitable<void> SandboxManager::sweep_loop() {
   }
 }
 
+Result<ContextInfo> SandboxManager::register_context(Sandbox& sbx, const std::string& language,
+                                                     const std::string& cwd, bool is_default) {
+  if (!supported_language(language)) {
+    return Status::invalid("unsupported language: " + language +
+                           " (supported: " + language_names() + ")");
+  }
+  auto path = normalize_sandbox_path(cwd.empty() ? "/home/user" : cwd);
+  if (!path) return Status::invalid("cwd: " + path.status().message());
+  ContextInfo info{new_id("ctx_"), language, *path, is_default};
+  sbx.contexts[info.id] = info;
+  if (is_default) sbx.default_context[language] = info.id;
+  return info;
+}
+
 awaitable<Result<ContextInfo>> SandboxManager::create_context(std::shared_ptr<Sandbox> sbx,
                                                               std::string language, std::string cwd,
                                                               bool is_default) {
-  if (!supported_language(language)) {
-    co_return Status::error(
-        "unsupported language: " + language + " (supported: " + std::string(kLanguages) + ")",
-        EINVAL);
-  }
-  auto path = normalize_sandbox_path(cwd.empty() ? "/home/user" : cwd);
-  if (!path) co_return Status::error("cwd: " + path.status().message(), EINVAL);
-  ContextInfo info{new_id("ctx_"), language, *path, is_default};
-  sbx->contexts[info.id] = info;
-  if (is_default) sbx->default_context[language] = info.id;
-  auto q = sbx->conn->open({{"op", "ctx_start"},
-                            {"ctx", info.id},
-                            {"language", language},
-                            {"cwd", info.cwd},
-                            {"env", sbx->env}});
-  auto reply = co_await q->pop();
-  if (!reply || !reply->msg.value("ok", false)) {
+  auto registered = register_context(*sbx, language, cwd, is_default);
+  if (!registered) co_return registered.status();
+  co_return co_await start_context(std::move(sbx), std::move(*registered));
+}
+
+awaitable<Result<ContextInfo>> SandboxManager::start_context(std::shared_ptr<Sandbox> sbx,
+                                                             ContextInfo info) {
+  const std::string language = info.language;
+  const bool is_default = info.is_default;
+  protocol::Request request = protocol::StartContext{info.id, language, info.cwd, sbx->env};
+  auto reply = co_await call(*sbx, std::move(request));
+  if (!reply) {
     sbx->contexts.erase(info.id);
-    if (is_default) sbx->default_context.erase(language);
-    co_return Status::error(
-        reply ? reply->msg.value("message", "context failed to start") : "sandbox ended", EIO);
+    auto d = sbx->default_context.find(language);
+    if (is_default && d != sbx->default_context.end() && d->second == info.id)
+      sbx->default_context.erase(d);
+    co_return reply.status();
   }
   co_return info;
 }
@@ -490,17 +716,14 @@ awaitable<Result<ContextInfo>> SandboxManager::create_context(std::shared_ptr<Sa
 awaitable<Status> SandboxManager::delete_context(std::shared_ptr<Sandbox> sbx, std::string ctx,
                                                  bool restart) {
   auto it = sbx->contexts.find(ctx);
-  if (it == sbx->contexts.end()) co_return Status::error("context " + ctx + " not found", ENOENT);
-  auto q = sbx->conn->open({{"op", restart ? "ctx_restart" : "ctx_stop"}, {"ctx", ctx}});
+  if (it == sbx->contexts.end()) co_return Status::not_found("context " + ctx + " not found");
   if (!restart) {
     if (it->second.is_default) sbx->default_context.erase(it->second.language);
     sbx->contexts.erase(it);
   }
-  auto reply = co_await q->pop();
-  if (!reply) co_return Status::error("sandbox ended", EIO);
-  if (!reply->msg.value("ok", false))
-    co_return Status::error(reply->msg.value("message", "failed"), EIO);
-  co_return Status::ok();
+  protocol::Request request = protocol::StopContext{ctx, restart};
+  auto reply = co_await call(*sbx, std::move(request));
+  co_return reply ? Status::ok() : reply.status();
 }
 
 awaitable<Result<ContextInfo>> SandboxManager::resolve_context(std::shared_ptr<Sandbox> sbx,
@@ -509,13 +732,13 @@ awaitable<Result<ContextInfo>> SandboxManager::resolve_context(std::shared_ptr<S
   if (!context_id.empty()) {
     auto it = sbx->contexts.find(context_id);
     if (it == sbx->contexts.end())
-      co_return Status::error("context " + context_id + " not found", ENOENT);
+      co_return Status::not_found("context " + context_id + " not found");
     co_return it->second;
   }
-  const std::string lang = language.empty() ? "python" : language;
+  const std::string lang = language.empty() ? std::string(kDefaultLanguage) : language;
   if (!supported_language(lang)) {
-    co_return Status::error(
-        "unsupported language: " + lang + " (supported: " + std::string(kLanguages) + ")", EINVAL);
+    co_return Status::invalid("unsupported language: " + lang + " (supported: " + language_names() +
+                              ")");
   }
   auto d = sbx->default_context.find(lang);
   if (d != sbx->default_context.end()) {

@@ -17,6 +17,17 @@ std::string rfc3339(SystemClock::time_point t) {
   return out;
 }
 
+std::uint64_t Sandbox::paused_ms_now(SystemClock::time_point now) const {
+  if (!paused() || now < paused_at) return paused_ms;
+  return paused_ms +
+         static_cast<std::uint64_t>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(now - paused_at).count());
+}
+
+SystemClock::time_point Sandbox::deadline(SystemClock::time_point now) const {
+  return paused() && now > paused_at ? expires_at + (now - paused_at) : expires_at;
+}
+
 std::uint64_t Sandbox::oom_kills() const {
   if (!cgroup) return 0;
   auto u = cgroup->usage();
@@ -26,11 +37,15 @@ std::uint64_t Sandbox::oom_kills() const {
 nlohmann::json Sandbox::to_json(bool with_usage) const {
   nlohmann::json j = {
       {"id", id},
-      {"status", ending ? "ending" : "running"},
+      {"status", ending     ? "ending"
+                 : paused() ? "paused"
+                            : "running"},
       {"template", template_name},
       {"session", session.empty() ? nlohmann::json(nullptr) : nlohmann::json(session)},
       {"created_at", rfc3339(created_at)},
-      {"expires_at", rfc3339(expires_at)},
+      // While paused, the deadline it would have if resumed now.
+      {"expires_at", rfc3339(deadline())},
+      {"auto_resume", auto_resume},
       {"limits",
        {{"memory_mb", limits.memory_mb},
         {"cpus", limits.cpus},
@@ -38,7 +53,7 @@ nlohmann::json Sandbox::to_json(bool with_usage) const {
         {"disk_mb", limits.disk_mb},
         {"exec_timeout_s", limits.exec_timeout_s}}},
       {"metadata", metadata},
-      {"network", "none"},
+      {"network", egress ? egress->policy.to_json() : nlohmann::json("none")},
   };
   if (with_usage) {
     std::uint64_t cpu_ms = 0, peak = 0;
@@ -51,7 +66,8 @@ nlohmann::json Sandbox::to_json(bool with_usage) const {
     j["usage"] = {{"active_ms", active_ms},
                   {"cpu_ms", cpu_ms},
                   {"memory_peak_bytes", peak},
-                  {"executions", executions}};
+                  {"executions", executions},
+                  {"egress_bytes", egress ? egress->bytes_up + egress->bytes_down : 0}};
   }
   return j;
 }

@@ -66,10 +66,10 @@ Result<UniqueFd> open_beneath(int dirfd, const std::string& relpath, int flags) 
   switch (err) {
     case ENOENT:
     case ENOTDIR:
-      return Status::error("no such file: " + relpath, ENOENT);
+      return Status::not_found("no such file: " + relpath);
     case EXDEV:
     case ELOOP:
-      return Status::error("path escapes the skill folder: " + relpath, EINVAL);
+      return Status::invalid("path escapes the skill folder: " + relpath);
     default:
       return Status::from_errno("openat2(" + relpath + ")", err);
   }
@@ -79,9 +79,9 @@ Result<UniqueFd> open_beneath(int dirfd, const std::string& relpath, int flags) 
 Result<std::string> read_capped(int fd, const std::string& what, std::uint64_t cap) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::from_errno("fstat(" + what + ")");
-  if (!S_ISREG(st.st_mode)) return Status::error("not a regular file: " + what, EINVAL);
+  if (!S_ISREG(st.st_mode)) return Status::invalid("not a regular file: " + what);
   if (static_cast<std::uint64_t>(st.st_size) > cap) {
-    return Status::error(what + " is larger than " + std::to_string(cap) + " bytes", EFBIG);
+    return Status::too_large(what + " is larger than " + std::to_string(cap) + " bytes");
   }
   std::string out;
   out.reserve(static_cast<std::size_t>(st.st_size));
@@ -95,7 +95,7 @@ Result<std::string> read_capped(int fd, const std::string& what, std::uint64_t c
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > cap) {  // grew while we read it
-      return Status::error(what + " is larger than " + std::to_string(cap) + " bytes", EFBIG);
+      return Status::too_large(what + " is larger than " + std::to_string(cap) + " bytes");
     }
   }
   return out;
@@ -107,7 +107,7 @@ Result<UniqueFd> open_skill_dir(int rootfd, const std::string& name) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR || err == ELOOP) {
-      return Status::error("no such skill folder: " + name, ENOENT);
+      return Status::not_found("no such skill folder: " + name);
     }
     return Status::from_errno("openat(" + name + ")", err);
   }
@@ -140,7 +140,7 @@ Result<FrontMatter> parse_skill_md(std::string_view text) {
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM
   std::size_t eol = text.find('\n');
   if (eol == std::string_view::npos || rstrip(text.substr(0, eol)) != "---") {
-    return Status::error("SKILL.md does not start with a '---' front matter line", EINVAL);
+    return Status::invalid("SKILL.md does not start with a '---' front matter line");
   }
   std::size_t yaml_start = eol + 1;
   std::size_t pos = yaml_start;
@@ -160,30 +160,29 @@ Result<FrontMatter> parse_skill_md(std::string_view text) {
     pos = next + 1;
   }
   if (yaml_end == std::string_view::npos) {
-    return Status::error("front matter is not closed by a '---' line", EINVAL);
+    return Status::invalid("front matter is not closed by a '---' line");
   }
 
   FrontMatter fm;
   try {
     YAML::Node node = YAML::Load(std::string(text.substr(yaml_start, yaml_end - yaml_start)));
-    if (!node.IsMap()) return Status::error("front matter is not a YAML mapping", EINVAL);
+    if (!node.IsMap()) return Status::invalid("front matter is not a YAML mapping");
     for (const char* key : {"name", "description"}) {
       YAML::Node v = node[key];
       if (!v.IsDefined() || v.IsNull()) {
-        return Status::error(std::string("front matter has no '") + key + "'", EINVAL);
+        return Status::invalid(std::string("front matter has no '") + key + "'");
       }
       if (!v.IsScalar()) {
-        return Status::error(std::string("front matter '") + key + "' is not a string", EINVAL);
+        return Status::invalid(std::string("front matter '") + key + "' is not a string");
       }
       std::string s = v.as<std::string>();
-      if (s.empty())
-        return Status::error(std::string("front matter '") + key + "' is empty", EINVAL);
+      if (s.empty()) return Status::invalid(std::string("front matter '") + key + "' is empty");
       (key[0] == 'n' ? fm.name : fm.description) = std::move(s);
     }
   } catch (const YAML::Exception& e) {
-    return Status::error(std::string("invalid YAML front matter: ") + e.what(), EINVAL);
+    return Status::invalid(std::string("invalid YAML front matter: ") + e.what());
   } catch (const std::exception& e) {
-    return Status::error(std::string("invalid front matter: ") + e.what(), EINVAL);
+    return Status::invalid(std::string("invalid front matter: ") + e.what());
   }
   // Trim surrounding whitespace in the description (folded scalars end in \n).
   while (!fm.description.empty() &&
@@ -264,18 +263,17 @@ bool valid_skill_name(const std::string& name) {
 }
 
 Status check_relative_path(const std::string& relpath) {
-  if (relpath.empty()) return Status::error("empty path", EINVAL);
-  if (relpath.size() > kMaxRelPath) return Status::error("path too long", EINVAL);
-  if (relpath.find('\0') != std::string::npos) return Status::error("NUL in path", EINVAL);
-  if (relpath.front() == '/') return Status::error("absolute path not allowed: " + relpath, EINVAL);
+  if (relpath.empty()) return Status::invalid("empty path");
+  if (relpath.size() > kMaxRelPath) return Status::invalid("path too long");
+  if (relpath.find('\0') != std::string::npos) return Status::invalid("NUL in path");
+  if (relpath.front() == '/') return Status::invalid("absolute path not allowed: " + relpath);
   std::size_t start = 0;
   while (start <= relpath.size()) {
     std::size_t slash = relpath.find('/', start);
     std::size_t end = slash == std::string::npos ? relpath.size() : slash;
     std::string_view part(relpath.data() + start, end - start);
     if (part.empty() || part == "." || part == "..") {
-      return Status::error("path component '" + std::string(part) + "' not allowed: " + relpath,
-                           EINVAL);
+      return Status::invalid("path component '" + std::string(part) + "' not allowed: " + relpath);
     }
     if (slash == std::string::npos) break;
     start = slash + 1;
@@ -331,7 +329,8 @@ Result<SkillRegistry> SkillRegistry::load(const std::string& dir) {
     auto md_fd =
         open_beneath(sdir->get(), "SKILL.md", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (!md_fd) {
-      skip(md_fd.status().error_number() == ENOENT ? "no SKILL.md" : md_fd.status().message());
+      skip(md_fd.status().kind() == ErrorKind::kNotFound ? "no SKILL.md"
+                                                         : md_fd.status().message());
       continue;
     }
     auto text = read_capped(md_fd->get(), folder + "/SKILL.md", kMaxSkillMdBytes);
@@ -373,13 +372,13 @@ const Skill* SkillRegistry::find(const std::string& name) const {
 
 Result<Skill> SkillRegistry::get(const std::string& name) const {
   const Skill* s = find(name);
-  if (s == nullptr) return Status::error("no such skill: " + name, ENOENT);
+  if (s == nullptr) return Status::not_found("no such skill: " + name);
   return *s;
 }
 
 Result<std::string> SkillRegistry::read_file(const std::string& name, const std::string& relpath,
                                              std::uint64_t cap) const {
-  if (find(name) == nullptr) return Status::error("no such skill: " + name, ENOENT);
+  if (find(name) == nullptr) return Status::not_found("no such skill: " + name);
   if (Status s = check_relative_path(relpath); !s) return s;
   auto root = open_root(dir_);
   if (!root) return root.status();

@@ -19,9 +19,10 @@
 // The skill folder itself must be a real directory (not a symlink). The file
 // listing never follows symlinks and skips dotfiles and __pycache__.
 //
-// Error numbers (Status::error_number()): ENOENT unknown skill or missing
-// file; EINVAL bad relative path, a path escaping the skill, or not a regular
-// file; EFBIG file larger than the cap; other errnos from the OS as they are.
+// Errors (Status::kind()): kNotFound unknown skill or missing file; kInvalid
+// bad relative path, a path escaping the skill, or not a regular file;
+// kTooLarge file larger than the cap; kInternal other OS failures (their
+// errno in error_number()).
 //
 // Thread-safety: load() builds the registry; afterwards a SkillRegistry is
 // immutable, and every const method may be called from any number of threads

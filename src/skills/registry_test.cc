@@ -113,13 +113,13 @@ TEST_F(SkillRegistryTest, SkipsBrokenFoldersWithWarnings) {
 
   auto missing = reg.get("mismatch");
   ASSERT_FALSE(missing.is_ok());
-  EXPECT_EQ(missing.status().error_number(), ENOENT);
+  EXPECT_EQ(missing.status().kind(), ErrorKind::kNotFound);
 }
 
 TEST_F(SkillRegistryTest, MissingSkillsDirIsAnError) {
   auto r = SkillRegistry::load((root_ / "nope").string());
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.status().error_number(), ENOENT);
+  EXPECT_EQ(r.status().error_number(), ENOENT);  // the OS call's own errno
 }
 
 TEST_F(SkillRegistryTest, EmptySkillsDirIsFine) {
@@ -175,13 +175,13 @@ TEST_F(SkillRegistryTest, ReadFile) {
 
   auto missing = reg.read_file("s", "templates/none.py", 1024);
   ASSERT_FALSE(missing.is_ok());
-  EXPECT_EQ(missing.status().error_number(), ENOENT);
+  EXPECT_EQ(missing.status().kind(), ErrorKind::kNotFound);
   auto noskill = reg.read_file("nope", "SKILL.md", 1024);
   ASSERT_FALSE(noskill.is_ok());
-  EXPECT_EQ(noskill.status().error_number(), ENOENT);
+  EXPECT_EQ(noskill.status().kind(), ErrorKind::kNotFound);
   auto dir = reg.read_file("s", "templates", 1024);
   ASSERT_FALSE(dir.is_ok());
-  EXPECT_EQ(dir.status().error_number(), EINVAL);
+  EXPECT_EQ(dir.status().kind(), ErrorKind::kInvalid);
 }
 
 TEST_F(SkillRegistryTest, ReadFileCap) {
@@ -191,9 +191,9 @@ TEST_F(SkillRegistryTest, ReadFileCap) {
   EXPECT_TRUE(reg.read_file("s", "big.bin", 1000).is_ok());
   auto r = reg.read_file("s", "big.bin", 999);
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.status().error_number(), EFBIG);
+  EXPECT_EQ(r.status().kind(), ErrorKind::kTooLarge);
   auto empty = reg.read_file("s", "big.bin", 0);
-  EXPECT_EQ(empty.status().error_number(), EFBIG);
+  EXPECT_EQ(empty.status().kind(), ErrorKind::kTooLarge);
 }
 
 TEST_F(SkillRegistryTest, ReadFileRefusesTraversal) {
@@ -208,7 +208,7 @@ TEST_F(SkillRegistryTest, ReadFileRefusesTraversal) {
         std::string(5000, 'a')}) {
     auto r = reg.read_file("s", bad, 1 << 20);
     ASSERT_FALSE(r.is_ok()) << "path accepted: " << bad;
-    EXPECT_EQ(r.status().error_number(), EINVAL) << bad << ": " << r.status().message();
+    EXPECT_EQ(r.status().kind(), ErrorKind::kInvalid) << bad << ": " << r.status().message();
   }
 }
 
@@ -229,7 +229,7 @@ TEST_F(SkillRegistryTest, ReadFileRefusesSymlinksOutOfTheSkill) {
   for (const char* bad : {"passwd", "up", "sub/sibling", "etc/passwd", "magic"}) {
     auto r = reg.read_file("s", bad, 1 << 20);
     ASSERT_FALSE(r.is_ok()) << "symlink escape accepted: " << bad << " -> " << *r;
-    EXPECT_EQ(r.status().error_number(), EINVAL) << bad << ": " << r.status().message();
+    EXPECT_EQ(r.status().kind(), ErrorKind::kInvalid) << bad << ": " << r.status().message();
   }
   auto ok = reg.read_file("s", "alias", 1 << 20);
   ASSERT_TRUE(ok.is_ok()) << ok.status().message();
@@ -242,7 +242,7 @@ TEST_F(SkillRegistryTest, ReadFileRefusesFifo) {
   SkillRegistry reg = load();
   auto r = reg.read_file("s", "fifo", 1024);  // must not block
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.status().error_number(), EINVAL);
+  EXPECT_EQ(r.status().kind(), ErrorKind::kInvalid);
 }
 
 TEST(SkillNames, Validation) {

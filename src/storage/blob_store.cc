@@ -80,8 +80,7 @@ Status write_all(int fd, std::string_view bytes, const std::string& what) {
 }
 
 Status bad_name(std::string_view sha256) {
-  return Status::error("blob name '" + std::string(sha256.substr(0, 80)) + "' is not a sha256",
-                       EINVAL);
+  return Status::invalid("blob name '" + std::string(sha256.substr(0, 80)) + "' is not a sha256");
 }
 
 }  // namespace
@@ -131,7 +130,7 @@ Status BlobStore::ensure_dir(const std::string& path) {
 }
 
 Status BlobStore::init() {
-  if (dir_.empty()) return Status::error("BlobStore: no blob directory configured", EINVAL);
+  if (dir_.empty()) return Status::invalid("BlobStore: no blob directory configured");
   if (Status s = ensure_dir(dir_); !s) return s;
   return ensure_dir(temp_dir());
 }

@@ -53,7 +53,7 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   if (!fd.valid()) return Status::from_errno("open(" + path + ")");
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    return Status::error(openssl_error("EVP_DigestInit_ex(sha256)"), ENOMEM);
+    return Status::internal(openssl_error("EVP_DigestInit_ex(sha256)"));
   }
   std::vector<char> buf(1 << 16);
   while (true) {
@@ -62,13 +62,13 @@ Result<std::string> sha256_file_hex(const std::string& path) {
     if (n < 0) return Status::from_errno("read(" + path + ")");
     if (n == 0) break;
     if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) {
-      return Status::error(openssl_error("EVP_DigestUpdate"), EIO);
+      return Status::internal(openssl_error("EVP_DigestUpdate"));
     }
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
-    return Status::error(openssl_error("EVP_DigestFinal_ex"), EIO);
+    return Status::internal(openssl_error("EVP_DigestFinal_ex"));
   }
   return to_hex(md, len);
 }
@@ -76,7 +76,7 @@ Result<std::string> sha256_file_hex(const std::string& path) {
 Result<std::string> random_hex(std::size_t n_bytes) {
   std::vector<unsigned char> bytes(n_bytes);
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    return Status::error(openssl_error("RAND_bytes"), EIO);
+    return Status::internal(openssl_error("RAND_bytes"));
   }
   return to_hex(bytes.data(), bytes.size());
 }

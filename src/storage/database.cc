@@ -26,30 +26,25 @@ std::string abbreviate(std::string_view sql) {
   return out;
 }
 
-int errno_for(sqlite3* db, int rc) {
+// SQLite's result codes as failures: storage trouble is never the
+// caller's fault (500, 503 or 507); only a unique key already taken says
+// something about the request (409), and callers that expect it check for it.
+Status status_for(sqlite3* db, int rc, std::string message) {
+  const int sys = db ? sqlite3_system_errno(db) : 0;
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
-      return (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) ? EEXIST
-                                                                                    : EINVAL;
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return Status::of(ErrorKind::kConflict, std::move(message), rc);
+      return Status::of(ErrorKind::kInternal, std::move(message), rc);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return EBUSY;
+      return Status::of(ErrorKind::kUnavailable, std::move(message), rc);
     case SQLITE_FULL:
-      return ENOSPC;
-    case SQLITE_NOMEM:
-      return ENOMEM;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-      return EACCES;
-    case SQLITE_ERROR:
-    case SQLITE_RANGE:
-    case SQLITE_MISUSE:
-      return EINVAL;
-    default: {
-      int sys = db ? sqlite3_system_errno(db) : 0;
-      return sys != 0 ? sys : EIO;
-    }
+      return Status::of(ErrorKind::kNoSpace, std::move(message), ENOSPC);
+    default:
+      if (sys == ENOSPC || sys == EDQUOT)
+        return Status::of(ErrorKind::kNoSpace, std::move(message), sys);
+      return Status::of(ErrorKind::kInternal, std::move(message), sys != 0 ? sys : rc);
   }
 }
 
@@ -59,7 +54,7 @@ Status sqlite_error(sqlite3* db, int rc, std::string_view call, std::string_view
   std::string msg;
   msg.append(call).append("(").append(abbreviate(sql)).append("): ");
   msg.append(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  return Status::error(std::move(msg), errno_for(db, rc));
+  return status_for(db, rc, std::move(msg));
 }
 
 // --- Statement -------------------------------------------------------------
@@ -192,8 +187,8 @@ Result<Database> Database::open(const std::string& path) {
     if (!step) return step.status();
     std::string got = *step == Statement::Step::kRow ? mode->column_text(0) : "";
     if (got != "wal") {
-      return Status::error(
-          "PRAGMA journal_mode=WAL(" + path + "): database stays in mode '" + got + "'", EIO);
+      return Status::internal("PRAGMA journal_mode=WAL(" + path + "): database stays in mode '" +
+                              got + "'");
     }
   }  // the statement is finalized here, before the next pragmas
 
@@ -216,7 +211,7 @@ Status Database::exec(std::string_view sql) {
   std::string msg = "sqlite3_exec(" + abbreviate(sql) + "): " + (err ? err : sqlite3_errstr(rc));
   sqlite3_free(err);
   Status base = sqlite_error(db_.get(), rc, "", "");
-  return Status::error(std::move(msg), base.error_number());
+  return base.with_message(std::move(msg));
 }
 
 Result<Statement> Database::prepare(std::string_view sql) {
@@ -228,15 +223,15 @@ Result<Statement> Database::prepare(std::string_view sql) {
     return sqlite_error(db_.get(), rc, "sqlite3_prepare_v2", sql);
   }
   if (stmt == nullptr) {
-    return Status::error("sqlite3_prepare_v2(" + abbreviate(sql) + "): empty statement", EINVAL);
+    return Status::invalid("sqlite3_prepare_v2(" + abbreviate(sql) + "): empty statement");
   }
   Statement out(db_.get(), stmt, std::string(sql));
   // A second statement after ';' would be silently ignored by prepare_v2;
   // refuse it so a typo never drops half of a query.
   std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
   if (rest.find_first_not_of(" \t\r\n;") != std::string_view::npos) {
-    return Status::error(
-        "sqlite3_prepare_v2(" + abbreviate(sql) + "): more than one statement; use exec()", EINVAL);
+    return Status::invalid("sqlite3_prepare_v2(" + abbreviate(sql) +
+                           "): more than one statement; use exec()");
   }
   return out;
 }
@@ -269,8 +264,7 @@ Transaction::~Transaction() {
 }
 
 Status Transaction::commit() {
-  if (db_ == nullptr)
-    return Status::error("Transaction::commit: transaction is not active", EINVAL);
+  if (db_ == nullptr) return Status::invalid("Transaction::commit: transaction is not active");
   Status s = db_->exec("COMMIT");
   // On failure the destructor still rolls back whatever is left open.
   if (s) db_ = nullptr;

@@ -40,6 +40,16 @@ TEST(Database, OpenFailureNamesTheCall) {
       << db.status().message();
 }
 
+TEST(Database, AReadOnlyDatabaseIsAnInternalFailureNotTheCallersFault) {
+  TempDir dir;
+  Database db = open_or_die(dir / "kiln.db");
+  ASSERT_TRUE(db.exec("CREATE TABLE t (a INTEGER)"));
+  ASSERT_TRUE(db.exec("PRAGMA query_only = ON"));
+  Status s = db.exec("INSERT INTO t VALUES (1)");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.kind(), ErrorKind::kInternal) << s.message();  // 500, never 422
+}
+
 TEST(Statement, BindStepAndColumns) {
   TempDir dir;
   Database db = open_or_die(dir / "kiln.db");
@@ -77,7 +87,8 @@ TEST(Statement, PrepareErrorCarriesSqlAndMessage) {
   ASSERT_FALSE(st.is_ok());
   EXPECT_EQ(st.status().message(),
             "sqlite3_prepare_v2(INSERT INTO x VALUES (1)): no such table: x");
-  EXPECT_EQ(st.status().error_number(), EINVAL);
+  // A storage failure is never the client's fault: 500, not 400.
+  EXPECT_EQ(st.status().kind(), ErrorKind::kInternal);
 }
 
 TEST(Statement, LongSqlIsAbbreviatedInErrors) {
@@ -101,7 +112,7 @@ TEST(Statement, StepErrorsMapErrno) {
   ASSERT_TRUE(ins->reset());
   Status dup = ins->run();
   ASSERT_FALSE(dup);
-  EXPECT_EQ(dup.error_number(), EEXIST);
+  EXPECT_EQ(dup.kind(), ErrorKind::kConflict);
   EXPECT_NE(dup.message().find("sqlite3_step(INSERT INTO t VALUES (?1)): UNIQUE constraint failed"),
             std::string::npos)
       << dup.message();

@@ -34,7 +34,7 @@ DriveFile file_from_row(const Statement& st, int first = 0) {
 }
 
 Status not_found(std::string_view path) {
-  return Status::error("Drive file " + std::string(path) + " not found", ENOENT);
+  return Status::not_found("Drive file " + std::string(path) + " not found");
 }
 
 // Runs a query with one text parameter and returns the first column of
@@ -133,7 +133,7 @@ Status Drive::commit_row(std::string_view workspace, const DriveFile& file, bool
   if (*step == Statement::Step::kRow) {
     // An expired row is replaced silently: it is already invisible.
     if (!replace && old_row->column_int64(1) != 0) {
-      return Status::error("File already exists in Drive", EEXIST);
+      return Status::conflict("File already exists in Drive");
     }
     old_sha = old_row->column_text(0);
   }
@@ -167,9 +167,9 @@ Result<DriveFile> Drive::put(std::string_view workspace, std::string_view path,
   auto norm = normalize_drive_path(path);
   if (!norm) return norm.status();
   if (static_cast<std::int64_t>(bytes.size()) > options_.file_cap_bytes) {
-    return Status::error("file is " + std::to_string(bytes.size()) + " bytes; the Drive limit is " +
-                             std::to_string(options_.file_cap_bytes) + " bytes",
-                         EFBIG);
+    return Status::too_large("file is " + std::to_string(bytes.size()) +
+                             " bytes; the Drive limit is " +
+                             std::to_string(options_.file_cap_bytes) + " bytes");
   }
   if (Status s = check_drive_type(*norm, bytes.substr(0, kDriveSniffBytes)); !s) return s;
 
@@ -188,11 +188,11 @@ Result<DriveFile> Drive::put(std::string_view workspace, std::string_view path,
     auto lock = db_.lock();
     auto old = find_live(workspace, file.path, now_ms);
     if (!old) return old.status();
-    if (old->has_value()) return Status::error("File already exists in Drive", EEXIST);
+    if (old->has_value()) return Status::conflict("File already exists in Drive");
   }
 
   file.sha256 = sha256_hex(bytes);
-  if (file.sha256.empty()) return Status::error("EVP_Digest(sha256) failed", ENOMEM);
+  if (file.sha256.empty()) return Status::internal("EVP_Digest(sha256) failed");
   // The slow part (write + fsync of up to the cap) runs unlocked.
   if (Status s = blobs_.put(file.sha256, bytes); !s) return s;
 
@@ -229,18 +229,17 @@ Result<DriveContent> Drive::get(std::string_view workspace, std::string_view pat
     out.file = std::move(**found);
     auto opened = blobs_.open(out.file.sha256);
     if (!opened) {
-      return Status::error(
-          "Drive blob for " + out.file.path + " is unreadable: " + opened.status().message(), EIO);
+      return Status::internal("Drive blob for " + out.file.path +
+                              " is unreadable: " + opened.status().message());
     }
     fd = std::move(*opened);
   }
   auto bytes = read_all(fd.get(), out.file.size);
   if (!bytes) return bytes.status();
   if (static_cast<std::int64_t>(bytes->size()) != out.file.size) {
-    return Status::error("Drive blob for " + out.file.path + " has " +
-                             std::to_string(bytes->size()) + " bytes, expected " +
-                             std::to_string(out.file.size),
-                         EIO);
+    return Status::internal("Drive blob for " + out.file.path + " has " +
+                            std::to_string(bytes->size()) + " bytes, expected " +
+                            std::to_string(out.file.size));
   }
   out.bytes = std::move(*bytes);
   return out;
@@ -285,7 +284,7 @@ Result<std::vector<DriveFile>> Drive::list(std::string_view workspace, std::stri
 
 Status Drive::remove(std::string_view workspace, std::string_view path) {
   Status s = remove_once(workspace, path);
-  if (s || s.error_number() != ENOSPC) return s;
+  if (s || s.kind() != ErrorKind::kNoSpace) return s;
   // A full disk must not stop the delete that would free it: the commit
   // needs a little room (WAL pages). First fold the WAL into the database
   // and cut it to zero; if that is not enough, give up the space reserve
@@ -295,7 +294,7 @@ Status Drive::remove(std::string_view workspace, std::string_view path) {
     (void)db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   s = remove_once(workspace, path);
-  if (s || s.error_number() != ENOSPC) return s;
+  if (s || s.kind() != ErrorKind::kNoSpace) return s;
   if (::unlink(reserve_path().c_str()) == 0) {
     spdlog::warn("event=drive_disk_full action=released_space_reserve path={}", reserve_path());
   }

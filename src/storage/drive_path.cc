@@ -6,7 +6,7 @@
 namespace kiln::storage {
 namespace {
 
-Status invalid(std::string why) { return Status::error("invalid Drive path: " + why, EINVAL); }
+Status invalid(std::string why) { return Status::invalid("invalid Drive path: " + why); }
 
 // Length of the UTF-8 sequence starting at s[i], or 0 if it is malformed
 // (overlong forms, surrogates and code points above U+10FFFF included).

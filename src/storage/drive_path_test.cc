@@ -60,7 +60,7 @@ TEST(DrivePath, Table) {
     auto got = normalize_drive_path(c.input);
     if (c.want.empty()) {
       ASSERT_FALSE(got.is_ok()) << "accepted: " << c.input << " as " << *got;
-      EXPECT_EQ(got.status().error_number(), EINVAL);
+      EXPECT_EQ(got.status().kind(), ErrorKind::kInvalid);
       EXPECT_EQ(got.status().message().rfind("invalid Drive path: ", 0), 0u);
     } else {
       ASSERT_TRUE(got.is_ok()) << c.input << ": " << got.status().message();
@@ -86,7 +86,7 @@ TEST(DriveScope, ParseAndTtl) {
   EXPECT_EQ(*parse_scope("temporary"), Scope::kTemporary);
   auto bad = parse_scope("forever");
   ASSERT_FALSE(bad.is_ok());
-  EXPECT_EQ(bad.status().error_number(), EINVAL);
+  EXPECT_EQ(bad.status().kind(), ErrorKind::kInvalid);
   EXPECT_FALSE(parse_scope("Temporary").is_ok());
   for (Scope s : {Scope::kTemporary, Scope::kSession, Scope::kPersistent}) {
     EXPECT_EQ(*parse_scope(scope_name(s)), s);

@@ -8,8 +8,8 @@ Result<Scope> parse_scope(std::string_view name) {
   if (name.empty() || name == "persistent") return Scope::kPersistent;
   if (name == "session") return Scope::kSession;
   if (name == "temporary") return Scope::kTemporary;
-  return Status::error(
-      "invalid scope '" + std::string(name) + "': use temporary, session or persistent", EINVAL);
+  return Status::invalid("invalid scope '" + std::string(name) +
+                         "': use temporary, session or persistent");
 }
 
 std::string_view scope_name(Scope scope) {

@@ -54,7 +54,7 @@ class DriveTest : public ::testing::Test {
   }
   std::string content(std::string_view ws, std::string_view path) {
     auto r = drive_->get(ws, path);
-    return r.is_ok() ? r->bytes : "ERROR:" + std::to_string(r.status().error_number());
+    return r.is_ok() ? r->bytes : std::string("ERROR:") + error_kind_name(r.status().kind());
   }
   std::vector<std::string> blob_files() { return files_under(options_.blob_dir); }
 
@@ -95,8 +95,8 @@ TEST_F(DriveTest, PutGetListRemove) {
   EXPECT_FALSE(drive_->list("ws", "/../x").is_ok());
 
   ASSERT_TRUE(drive_->remove("ws", "/data/q4.csv"));
-  EXPECT_EQ(content("ws", "/data/q4.csv"), "ERROR:" + std::to_string(ENOENT));
-  EXPECT_EQ(drive_->remove("ws", "/data/q4.csv").error_number(), ENOENT);
+  EXPECT_EQ(content("ws", "/data/q4.csv"), std::string("ERROR:not_found"));
+  EXPECT_EQ(drive_->remove("ws", "/data/q4.csv").kind(), ErrorKind::kNotFound);
   EXPECT_EQ(blob_files().size(), 3u);  // the removed file's blob is gone
 }
 
@@ -109,7 +109,7 @@ TEST_F(DriveTest, ReplaceAndConflict) {
   put_ok("ws", "/r.txt", "one");
   auto again = drive_->put("ws", "/r.txt", "two", Scope::kPersistent, false);
   ASSERT_FALSE(again.is_ok());
-  EXPECT_EQ(again.status().error_number(), EEXIST);
+  EXPECT_EQ(again.status().kind(), ErrorKind::kConflict);
   EXPECT_EQ(again.status().message(), "File already exists in Drive");
   EXPECT_EQ(content("ws", "/r.txt"), "one");
   EXPECT_EQ(blob_files().size(), 1u);  // the refused content left nothing behind
@@ -148,10 +148,10 @@ TEST_F(DriveTest, WorkspaceIsolation) {
   put_ok("alice", "/secret.txt", "alice's data");
   auto got = drive_->get("bob", "/secret.txt");
   ASSERT_FALSE(got.is_ok());
-  EXPECT_EQ(got.status().error_number(), ENOENT);
+  EXPECT_EQ(got.status().kind(), ErrorKind::kNotFound);
   EXPECT_EQ(got.status().message().find("alice"), std::string::npos);
   EXPECT_EQ(drive_->list("bob", "/")->size(), 0u);
-  EXPECT_EQ(drive_->remove("bob", "/secret.txt").error_number(), ENOENT);
+  EXPECT_EQ(drive_->remove("bob", "/secret.txt").kind(), ErrorKind::kNotFound);
   EXPECT_FALSE(drive_->stat("bob", "/secret.txt").is_ok());
   // Bob may use the same path without a conflict, and it is his own file.
   put_ok("bob", "/secret.txt", "bob's data");
@@ -170,7 +170,7 @@ TEST_F(DriveTest, ScopesExpireOnTheClock) {
   now_ = t0 + minutes(10) - seconds(1);
   EXPECT_EQ(content("ws", "/t.txt"), "t");
   now_ = t0 + minutes(10);
-  EXPECT_EQ(content("ws", "/t.txt"), "ERROR:" + std::to_string(ENOENT));
+  EXPECT_EQ(content("ws", "/t.txt"), std::string("ERROR:not_found"));
   EXPECT_EQ(content("ws", "/s.txt"), "s");
   EXPECT_EQ(drive_->list("ws", "/")->size(), 2u);
   // An expired path is free again without replace=true.
@@ -178,7 +178,7 @@ TEST_F(DriveTest, ScopesExpireOnTheClock) {
   EXPECT_EQ(content("ws", "/t.txt"), "t2");
 
   now_ = t0 + hours(24);
-  EXPECT_EQ(content("ws", "/s.txt"), "ERROR:" + std::to_string(ENOENT));
+  EXPECT_EQ(content("ws", "/s.txt"), std::string("ERROR:not_found"));
   now_ = t0 + hours(24 * 365 * 10);
   EXPECT_EQ(content("ws", "/p.txt"), "p");
 }
@@ -224,24 +224,24 @@ TEST_F(DriveTest, CapAndTypeAndPathErrors) {
   put_ok("ws", "/ok.txt", std::string(1000, 'a'));
   auto big = drive_->put("ws", "/big.txt", std::string(1001, 'a'), Scope::kPersistent, false);
   ASSERT_FALSE(big.is_ok());
-  EXPECT_EQ(big.status().error_number(), EFBIG);
+  EXPECT_EQ(big.status().kind(), ErrorKind::kTooLarge);
 
   auto exe = drive_->put("ws", "/tool.exe", "x", Scope::kPersistent, false);
   ASSERT_FALSE(exe.is_ok());
-  EXPECT_EQ(exe.status().error_number(), EMEDIUMTYPE);
+  EXPECT_EQ(exe.status().kind(), ErrorKind::kUnsupportedType);
   auto elf = drive_->put("ws", "/report.csv",
                          std::string("\x7f"
                                      "ELF\x02\x01",
                                      6),
                          Scope::kPersistent, false);
   ASSERT_FALSE(elf.is_ok());
-  EXPECT_EQ(elf.status().error_number(), EMEDIUMTYPE);
+  EXPECT_EQ(elf.status().kind(), ErrorKind::kUnsupportedType);
   EXPECT_NE(elf.status().message().find("ELF"), std::string::npos);
 
   auto bad = drive_->put("ws", "relative.txt", "x", Scope::kPersistent, false);
   ASSERT_FALSE(bad.is_ok());
-  EXPECT_EQ(bad.status().error_number(), EINVAL);
-  EXPECT_EQ(drive_->get("ws", "/a/../ok.txt").status().error_number(), EINVAL);
+  EXPECT_EQ(bad.status().kind(), ErrorKind::kInvalid);
+  EXPECT_EQ(drive_->get("ws", "/a/../ok.txt").status().kind(), ErrorKind::kInvalid);
   EXPECT_EQ(blob_files().size(), 1u);
 
   // The default cap is 50 MiB.
@@ -269,7 +269,7 @@ TEST_F(DriveTest, RecoverRemovesDebris) {
   EXPECT_EQ(report->orphan_blobs_removed, 1);
   EXPECT_EQ(report->rows_without_blob_removed, 1);
   EXPECT_EQ(content("ws", "/kept.txt"), "kept");
-  EXPECT_EQ(content("ws", "/lost.txt"), "ERROR:" + std::to_string(ENOENT));
+  EXPECT_EQ(content("ws", "/lost.txt"), std::string("ERROR:not_found"));
   auto files = blob_files();
   ASSERT_EQ(files.size(), 1u);
   EXPECT_NE(files[0].find(sha256_hex("kept")), std::string::npos);
@@ -305,7 +305,7 @@ TEST_F(DriveTest, ConcurrentWritersNeverLeaveARowWithoutItsBlob) {
         }
         auto got = drive_->get("ws", path);
         if (!got.is_ok()) {
-          EXPECT_EQ(got.status().error_number(), ENOENT) << got.status().message();
+          EXPECT_EQ(got.status().kind(), ErrorKind::kNotFound) << got.status().message();
         }
       }
     });

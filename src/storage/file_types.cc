@@ -53,7 +53,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Status refuse(std::string message) { return Status::error(std::move(message), EMEDIUMTYPE); }
+Status refuse(std::string message) { return Status::unsupported_type(std::move(message)); }
 
 std::string supported_kinds() {
   std::string out;

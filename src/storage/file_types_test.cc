@@ -84,7 +84,7 @@ TEST(FileTypes, Table) {
       EXPECT_TRUE(s) << c.path << ": " << s.message();
     } else {
       ASSERT_FALSE(s) << c.path << " accepted";
-      EXPECT_EQ(s.error_number(), EMEDIUMTYPE) << c.path;
+      EXPECT_EQ(s.kind(), ErrorKind::kUnsupportedType) << c.path;
       EXPECT_NE(s.message().find(c.want), std::string::npos) << c.path << ": " << s.message();
     }
   }

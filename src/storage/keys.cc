@@ -8,8 +8,10 @@ namespace kiln::storage {
 namespace {
 
 constexpr std::string_view kKeyPrefix = "kiln_";
+constexpr std::string_view kE2bKeyPrefix = "e2b_";
 constexpr std::size_t kKeyRandomBytes = 20;  // 40 hex characters
 constexpr std::size_t kKeyLength = kKeyPrefix.size() + 2 * kKeyRandomBytes;
+constexpr std::size_t kE2bKeyLength = kE2bKeyPrefix.size() + 2 * kKeyRandomBytes;
 constexpr std::size_t kShownPrefix = 9;
 constexpr int kIdAttempts = 5;
 
@@ -19,13 +21,13 @@ bool is_key_char(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f
 
 Status validate_workspace_name(std::string_view name) {
   if (name.empty() || name.size() > 64) {
-    return Status::error("workspace name must be 1 to 64 characters", EINVAL);
+    return Status::invalid("workspace name must be 1 to 64 characters");
   }
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-';
     if (!ok) {
-      return Status::error("workspace name may contain only letters, digits, '_' and '-'", EINVAL);
+      return Status::invalid("workspace name may contain only letters, digits, '_' and '-'");
     }
   }
   return Status::ok();
@@ -33,13 +35,13 @@ Status validate_workspace_name(std::string_view name) {
 
 KeyStore::KeyStore(Database& db, Clock clock) : db_(db), clock_(std::move(clock)) {}
 
-Result<NewKey> KeyStore::create(std::string_view workspace) {
+Result<NewKey> KeyStore::create(std::string_view workspace, Flavor flavor) {
   if (Status s = validate_workspace_name(workspace); !s) return s;
   auto secret = random_hex(kKeyRandomBytes);
   if (!secret) return secret.status();
   NewKey out;
   out.workspace = std::string(workspace);
-  out.key = std::string(kKeyPrefix) + *secret;
+  out.key = std::string(flavor == Flavor::kE2b ? kE2bKeyPrefix : kKeyPrefix) + *secret;
   out.created_at = clock_();
   const std::int64_t now_ms = to_unix_ms(out.created_at);
 
@@ -71,7 +73,7 @@ Result<NewKey> KeyStore::create(std::string_view workspace) {
     if (Status s = ins->bind_text(1, out.id); !s) return s;
     last = ins->run();
     if (last) break;
-    if (last.error_number() != EEXIST) return last;
+    if (last.kind() != ErrorKind::kConflict) return last;  // else: that id was taken
     if (Status s = ins->reset(); !s) return s;
   }
   if (!last) return last;
@@ -104,16 +106,22 @@ Status KeyStore::revoke(std::string_view id) {
   if (Status s = st->bind_text(1, id); !s) return s;
   if (Status s = st->bind_int64(2, to_unix_ms(clock_())); !s) return s;
   if (Status s = st->run(); !s) return s;
-  if (db_.changes() == 0) return Status::error("key " + std::string(id) + " not found", ENOENT);
+  if (db_.changes() == 0) return Status::not_found("key " + std::string(id) + " not found");
   return Status::ok();
 }
 
 Result<std::optional<AuthenticatedKey>> KeyStore::authenticate(std::string_view plaintext) {
   // Reject malformed input before hashing or touching the database.
-  if (plaintext.size() != kKeyLength || plaintext.substr(0, kKeyPrefix.size()) != kKeyPrefix) {
+  std::size_t prefix = 0;
+  if (plaintext.size() == kKeyLength && plaintext.substr(0, kKeyPrefix.size()) == kKeyPrefix) {
+    prefix = kKeyPrefix.size();
+  } else if (plaintext.size() == kE2bKeyLength &&
+             plaintext.substr(0, kE2bKeyPrefix.size()) == kE2bKeyPrefix) {
+    prefix = kE2bKeyPrefix.size();
+  } else {
     return std::optional<AuthenticatedKey>();
   }
-  for (char c : plaintext.substr(kKeyPrefix.size())) {
+  for (char c : plaintext.substr(prefix)) {
     if (!is_key_char(c)) return std::optional<AuthenticatedKey>();
   }
   auto lock = db_.lock();

@@ -1,6 +1,7 @@
 // Workspaces and their API keys.
 //
-// A key is "kiln_" + 40 random hex characters (160 bits from RAND_bytes).
+// A key is "kiln_" + 40 random hex characters (160 bits from RAND_bytes), or
+// "e2b_" + 40 for an E2B-style key (the form E2B's SDKs accept; docs/E2B.md).
 // Only its SHA-256 is stored, so a copy of the database does not hand out
 // working keys; the plaintext exists once, in NewKey, for the operator to
 // copy. It is never logged. Lookups are by hash, so no constant-time
@@ -50,7 +51,8 @@ class KeyStore {
   explicit KeyStore(Database& db, Clock clock = system_clock());
 
   // Creates the workspace if it does not exist yet, then a key for it.
-  Result<NewKey> create(std::string_view workspace);
+  enum class Flavor { kKiln, kE2b };
+  Result<NewKey> create(std::string_view workspace, Flavor flavor = Flavor::kKiln);
   // All keys, revoked ones included, oldest first.
   Result<std::vector<KeyInfo>> list();
   // ENOENT for an unknown id; revoking a revoked key is a no-op.

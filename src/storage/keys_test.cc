@@ -57,7 +57,21 @@ TEST_F(KeysTest, CreateAuthenticateRevoke) {
 
   Status missing = keys_->revoke("key_00000000");
   EXPECT_FALSE(missing);
-  EXPECT_EQ(missing.error_number(), ENOENT);
+  EXPECT_EQ(missing.kind(), ErrorKind::kNotFound);
+}
+
+TEST_F(KeysTest, E2bKeysAuthenticateTheirWorkspace) {
+  auto k = keys_->create("team-e", KeyStore::Flavor::kE2b);
+  ASSERT_TRUE(k.is_ok()) << k.status().message();
+  EXPECT_TRUE(is_prefixed_hex(k->key, "e2b_", 40)) << k->key;
+  auto found = keys_->authenticate(k->key);
+  ASSERT_TRUE(found.is_ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->workspace, "team-e");
+  // The same secret under the other prefix is another (unknown) key.
+  auto other = keys_->authenticate("kiln_" + k->key.substr(4));
+  ASSERT_TRUE(other.is_ok());
+  EXPECT_FALSE(other->has_value());
 }
 
 TEST_F(KeysTest, RejectsWrongAndMalformedKeys) {
@@ -98,7 +112,7 @@ TEST_F(KeysTest, WorkspaceNameRules) {
                                  std::string("a/b"), std::string("é"), std::string("a.b")}) {
     Status s = validate_workspace_name(bad);
     EXPECT_FALSE(s) << bad;
-    EXPECT_EQ(s.error_number(), EINVAL);
+    EXPECT_EQ(s.kind(), ErrorKind::kInvalid);
     EXPECT_FALSE(keys_->create(bad).is_ok()) << bad;
   }
 }

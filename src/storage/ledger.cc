@@ -20,7 +20,7 @@ Result<std::int64_t> workspace_active_ms(Database& db, std::string_view workspac
 }
 
 Status unknown_sandbox(std::string_view id) {
-  return Status::error("sandbox " + std::string(id) + " has no usage row", ENOENT);
+  return Status::not_found("sandbox " + std::string(id) + " has no usage row");
 }
 
 }  // namespace
@@ -135,7 +135,7 @@ Result<UsageSummary> Ledger::summary(std::string_view workspace, TimePoint from,
 
 Status Ledger::set_credits(std::string_view workspace, double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) {
-    return Status::error("credits must be a non-negative number of seconds", EINVAL);
+    return Status::invalid("credits must be a non-negative number of seconds");
   }
   auto lock = db_.lock();
   auto tx = Transaction::begin(db_);

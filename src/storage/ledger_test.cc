@@ -116,8 +116,8 @@ TEST_F(LedgerTest, UpdatesAreIdempotentAndMonotonic) {
   reopen();  // and nothing is lost across a restart
   expect_fixture_summary();
 
-  EXPECT_EQ(ledger_->update("sbx_zz", {}, now_).error_number(), ENOENT);
-  EXPECT_EQ(ledger_->close_sandbox("sbx_zz", now_).error_number(), ENOENT);
+  EXPECT_EQ(ledger_->update("sbx_zz", {}, now_).kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(ledger_->close_sandbox("sbx_zz", now_).kind(), ErrorKind::kNotFound);
 }
 
 TEST_F(LedgerTest, CloseDanglingEndsAtLastSeen) {
@@ -166,8 +166,8 @@ TEST_F(LedgerTest, Credits) {
   ASSERT_TRUE(ledger_->set_credits("ws1", 0));
   EXPECT_TRUE(*ledger_->quota_exhausted("ws1"));
 
-  EXPECT_EQ(ledger_->set_credits("ws1", -1).error_number(), EINVAL);
-  EXPECT_EQ(ledger_->set_credits("ws1", std::nan("")).error_number(), EINVAL);
+  EXPECT_EQ(ledger_->set_credits("ws1", -1).kind(), ErrorKind::kInvalid);
+  EXPECT_EQ(ledger_->set_credits("ws1", std::nan("")).kind(), ErrorKind::kInvalid);
 }
 
 }  // namespace

@@ -69,6 +69,16 @@ CREATE TABLE workspace_credits (
   active_ms_at_set INTEGER NOT NULL
 ) STRICT;
 )sql"},
+    {2, "per-workspace network ceilings", R"sql(
+-- The widest egress policy an operator allows a workspace's sandboxes, as
+-- the policy's JSON (egress::Policy::to_json). No row: no ceiling beyond
+-- the daemon's own rules.
+CREATE TABLE workspace_network_ceilings (
+  workspace   TEXT PRIMARY KEY,
+  policy_json TEXT NOT NULL,
+  set_at_ms   INTEGER NOT NULL
+) STRICT;
+)sql"},
 };
 
 }  // namespace
@@ -80,9 +90,8 @@ Status migrate(Database& db) { return migrate(db, kiln_migrations()); }
 Status migrate(Database& db, std::span<const Migration> migrations) {
   for (std::size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
-      return Status::error("migrate: migration list out of order at version " +
-                               std::to_string(migrations[i].version),
-                           EINVAL);
+      return Status::invalid("migrate: migration list out of order at version " +
+                             std::to_string(migrations[i].version));
     }
   }
   const int latest = static_cast<int>(migrations.size());
@@ -95,16 +104,14 @@ Status migrate(Database& db, std::span<const Migration> migrations) {
     auto version = db.user_version();
     if (!version) return version.status();
     if (*version > latest) {
-      return Status::error("migrate(" + db.path() + "): database schema version " +
-                               std::to_string(*version) + " is newer than this kilnd knows (" +
-                               std::to_string(latest) + ")",
-                           EINVAL);
+      return Status::invalid("migrate(" + db.path() + "): database schema version " +
+                             std::to_string(*version) + " is newer than this kilnd knows (" +
+                             std::to_string(latest) + ")");
     }
     if (*version >= m.version) continue;  // already applied; tx rolls back (no-op)
     if (Status s = db.exec(m.sql); !s) {
-      return Status::error("migration " + std::to_string(m.version) + " (" +
-                               std::string(m.description) + "): " + s.message(),
-                           s.error_number());
+      return s.with_message("migration " + std::to_string(m.version) + " (" +
+                            std::string(m.description) + "): " + s.message());
     }
     // PRAGMA user_version is transactional: it commits or rolls back
     // together with the migration's DDL.

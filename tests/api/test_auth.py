@@ -3,7 +3,6 @@
 Another workspace's sandbox, Drive file or usage answers 404 (never 403,
 never the data); a missing, unknown or revoked key answers 401.
 """
-import os
 import socket
 import subprocess
 import tempfile
@@ -12,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import KILND, free_port
+from conftest import KILND, cgroup_parent_name, free_port, uid_base
 from helpers import assert_error
 from workflow_helpers import (Client, create_key, revoke_key, start_daemon, stop_daemon, uniq,
                               utc_today)
@@ -123,8 +122,8 @@ def test_non_loopback_listen_without_keys_refuses_to_start():
     port = free_port()
     p = subprocess.run(
         [KILND, "--listen", f"0.0.0.0:{port}", "--data-dir", data, "--pool-size", "0",
-         "--uid-base", str(1500000 + os.getpid() % 1000 * 200),
-         "--cgroup-parent", f"kiln-test-refuse-{os.getpid()}"],
+         "--uid-base", str(uid_base("api-auth", 0)),
+         "--cgroup-parent", cgroup_parent_name("api-auth", 0)],
         capture_output=True, text=True, timeout=20)
     assert p.returncode != 0
     text = p.stdout + p.stderr

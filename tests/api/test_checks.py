@@ -130,21 +130,24 @@ def test_unknown_language_is_400(kilnd):
     assert_error(kilnd.post("/v1/validate", {"code": 5}), 400, "bad_request")
 
 
-def test_code_over_the_cap_is_400(tiny):
+def test_code_over_the_cap_is_413_as_for_execute(tiny):
     ok = "x = 1\n" + "#" * (MAX_CODE - 6)
     assert len(ok.encode()) == MAX_CODE
     r = tiny.post("/v1/validate", {"code": ok, "language": "python"})
     assert r.status_code == 200, r.text
     assert r.json()["valid"] is True
     over = ok + "#"
-    assert_error(tiny.post("/v1/validate", {"code": over, "language": "python"}), 400,
-                 "bad_request")
+    assert_error(tiny.post("/v1/validate", {"code": over, "language": "python"}), 413,
+                 "too_large")
     # The cap is in bytes, not characters.
     multi = "s = '" + "é" * 48 + "'\n"
     assert len(multi) < MAX_CODE < len(multi.encode())
-    assert_error(tiny.post("/v1/validate", {"code": multi}), 400, "bad_request")
+    assert_error(tiny.post("/v1/validate", {"code": multi}), 413, "too_large")
     assert_error(tiny.post("/v1/test", {"code": over, "tests": [{"call": "x", "expected": 1}]}),
-                 400, "bad_request")
+                 413, "too_large")
+    # The same answer as /execute gives for the same code.
+    sid = tiny.create_sandbox()["id"]
+    assert_error(tiny.post(f"/v1/sandboxes/{sid}/execute", {"code": over}), 413, "too_large")
 
 
 def test_nul_byte_is_400(kilnd):

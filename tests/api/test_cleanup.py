@@ -152,6 +152,10 @@ def test_sigterm_of_daemon_cleans_everything(fresh_daemon):
     assert left == ([], []), (describe(left[0]), left[1])
     log = d.read_log()
     assert "shutdown" in log
+    # The daemon's own parent folder goes too, in every hierarchy.
+    parents = [os.path.join("/sys/fs/cgroup", c, d.cgroup_parent)
+               for c in ("memory", "pids", "cpu", "cpuacct", "unified")]
+    assert not [p for p in parents if os.path.isdir(p)], parents
 
 
 def test_kill9_of_daemon_then_restart_with_same_settings(fresh_daemon):

@@ -768,9 +768,11 @@ def _(env):
     return "only null,zero,full,random,urandom,fd,std*,shm; " + summary(res, k1), fails + f1
 
 
-@probe("mknod char/block devices", "EPERM")
+# /dev belongs to kiln-init's uid, not the user's: a node there fails on the
+# folder's permissions (EACCES) before the missing CAP_MKNOD (EPERM).
+@probe("mknod char/block devices", "EPERM/EACCES")
 def _(env):
-    return simple(env, ["mknod"], {"EPERM"}, ".*", 5)
+    return simple(env, ["mknod"], {"EPERM", "EACCES"}, ".*", 5)
 
 
 @probe("write sysrq-trigger, core_pattern, uid_map",
@@ -952,7 +954,7 @@ def _(env):
     rules = {"append_etc_passwd": {"EROFS", "EACCES"}, "cp_over_kiln_init": {"EROFS", "EACCES"},
              "cat_etc_shadow": {"ENOENT"}, "ls_data_dir": {"ENOENT"},
              "cat_proc1_environ": {"EACCES"}, "ls_proc1_fd": {"EACCES"},
-             "ls_dev_kvm": {"ENOENT"}, "mknod_tmp_mem": {"EPERM"}, "mknod_dev_sda": {"EPERM"},
+             "ls_dev_kvm": {"ENOENT"}, "mknod_tmp_mem": {"EPERM"}, "mknod_dev_sda": {"EPERM", "EACCES"},
              "write_core_pattern": {"EACCES", "EROFS", "EPERM"},
              # util-linux mount refuses a non-root caller before the syscall (the
              # syscall itself is the C probe's "mount" row).
@@ -1096,6 +1098,318 @@ def _(env):
 @probe("persist: abstract unix socket", "B, C1, C2: ECONNREFUSED")
 def _(env):
     return persist_check(env, ["abstract_socket"], {"CONNECTED"}, {"ECONNREFUSED"})
+
+
+# --------------------------------------------------------------------------
+# trust boundaries inside the sandbox: kiln-init, the runner socket, the
+# files API, per-user kernel budgets (found by independent testing)
+
+def py(env, sid, code, **kw):
+    return env.d.execute(sid, code, **kw)
+
+
+def kilnd_rss_kib(env):
+    """(current RSS, peak RSS) of kilnd in KiB."""
+    status = read_text(f"/proc/{env.d.proc.pid}/status")
+    get = lambda k: int(re.search(rf"^{k}:\s+(\d+)", status, re.M).group(1))
+    return get("VmRSS"), get("VmHWM")
+
+
+def attacker_alive(env):
+    res = py(env, env.sid, "1 + 1")
+    ok = res["error"] is None and res["results"] and res["results"][0]["text"] == "2"
+    return [] if ok else [f"the attacker's own sandbox stopped answering: {res}"]
+
+
+@probe("runner socket: result nested 150,000 deep (after prlimit STACK)",
+       "prlimit EPERM; ResultError; kilnd, kiln-init alive")
+def _(env):
+    code = ("import os, resource\n"
+            "try:\n"
+            "    resource.prlimit(1, resource.RLIMIT_STACK, (1 << 30, 1 << 30)); p = 'OK'\n"
+            "except OSError as e:\n"
+            "    p = 'EPERM' if e.errno == 1 else str(e)\n"
+            "d = 150000\n"
+            "os.write(3, ('{\"type\":\"result\",\"json\":' + '[' * d + ']' * d + '}\\n').encode())\n"
+            "p")
+    res = py(env, env.sid, code)
+    fails = []
+    err = res.get("error") or {}
+    prl = res["results"][0]["text"] if res.get("results") else None
+    if prl != "'EPERM'":
+        fails.append(f"prlimit(1, RLIMIT_STACK) was not refused: {prl}")
+    if err.get("name") != "ResultError" or "deeper than" not in err.get("value", ""):
+        fails.append(f"no clear error for the run: {err}")
+    fails += attacker_alive(env)
+    return f"prlimit {prl}; error {err.get('name')}: {err.get('value', '')[:60]}", fails
+
+
+@probe("runner socket: 20 MiB line, bad types, unknown type, bad UTF-8",
+       "each refused; the run ends; the context survives")
+def _(env):
+    code = ("import os\n"
+            "big = b'{\"type\":\"result\",\"text\":\"' + b'x' * (20 << 20) + b'\"}\\n'\n"
+            "for chunk in range(0, len(big), 1 << 20): os.write(3, big[chunk:chunk + (1 << 20)])\n"
+            "os.write(3, b'{\"type\":\"done\",\"execution_count\":\"seven\"}\\n')\n"
+            "os.write(3, b'{\"type\":[1,2]}\\n{\"type\":\"launch\"}\\n\\xff\\xfe{\\n')\n"
+            "os.write(3, b'{\"type\":\"error\",\"name\":{\"a\":1},\"line\":\"x\"}\\n')\n"
+            "'after'")
+    res = py(env, env.sid, code, timeout_s=60)
+    fails = []
+    if res.get("error") is None:
+        fails.append(f"no error reported for the refused messages: {res}")
+    notices = "".join(res["logs"]["stderr"])
+    if "dropped" not in notices:
+        fails.append(f"no notice of what was dropped: {notices[:200]}")
+    fails += attacker_alive(env)
+    return f"{(res.get('error') or {}).get('name')}; {notices.strip()[:70]}", fails
+
+
+@probe("kiln-init (PID 1): prlimit ×8, kill ×3, /proc/1/maps|environ|fd",
+       "EPERM / EACCES; its limits unchanged")
+def _(env):
+    code = ("import os, resource, signal\n"
+            "out = {}\n"
+            "for n in ('STACK','NOFILE','CPU','AS','FSIZE','NPROC','MEMLOCK','CORE'):\n"
+            "    r = getattr(resource, 'RLIMIT_' + n)\n"
+            "    try:\n"
+            "        resource.prlimit(1, r, (1, 1)); out['prlimit_' + n] = 'OK'\n"
+            "    except OSError as e: out['prlimit_' + n] = os.strerror(e.errno)\n"
+            "for s in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):\n"
+            "    try:\n"
+            "        os.kill(1, s); out['kill_' + s.name] = 'OK'\n"
+            "    except OSError as e: out['kill_' + s.name] = os.strerror(e.errno)\n"
+            "for f in ('maps', 'environ', 'fd'):\n"
+            "    try:\n"
+            "        (os.listdir if f == 'fd' else lambda p: open(p).read())('/proc/1/' + f)\n"
+            "        out['read_' + f] = 'OK'\n"
+            "    except OSError as e: out['read_' + f] = os.strerror(e.errno)\n"
+            "out")
+    before = env.cmd(env.sid, "cat /proc/1/limits")["stdout"]
+    res = py(env, env.sid, code)
+    after = env.cmd(env.sid, "cat /proc/1/limits")["stdout"]
+    got = eval(res["results"][0]["text"]) if res.get("results") else {}
+    fails = [f"{k}={v}" for k, v in got.items()
+             if v not in ("Operation not permitted", "Permission denied")]
+    if len(got) != 14:
+        fails.append(f"only {len(got)} attempts ran: {res}")
+    if before != after or "Max open files" not in after:
+        fails.append("kiln-init's limits changed")
+    ids = env.cmd(env.sid, "ps -o uid= -p 1; id -u")["stdout"].split()
+    if len(ids) != 2 or ids[0] == ids[1]:
+        fails.append(f"kiln-init shares the user's uid: {ids}")
+    c = Counter(got.values())
+    return ", ".join(f"{k}×{n}" for k, n in c.items()) + f"; uids init={ids[:1]} user={ids[1:]}", \
+        fails + attacker_alive(env)
+
+
+@probe("files API: /proc/1/maps, /proc/self/*, planted links, PUT /proc",
+       "400, nothing of kiln-init's read or written")
+def _(env):
+    d, sid = env.d, env.sid
+    env.cmd(sid, "ln -sf /proc/self/maps /home/user/m1; ln -sfn /proc/self /home/user/p1; "
+                 "ln -sfn /proc/1 /home/user/p2; ln -sf /sys/kernel/mm /home/user/s1")
+    targets = ["/proc/1/maps", "/proc/self/maps", "/proc/self/fdinfo/3", "/proc/self/environ",
+               "/home/user/m1", "/home/user/p1/maps", "/home/user/p2/maps", "/sys/kernel/mm",
+               "/home/user/s1", "/dev/full"]
+    codes = {}
+    fails = []
+    for t in targets:
+        r = d.get(f"/v1/sandboxes/{sid}/files/content", params={"path": t})
+        codes[t] = r.status_code
+        if r.status_code == 200 or b"kiln-init" in r.content or b"r-xp" in r.content:
+            fails.append(f"GET {t} -> {r.status_code} {r.content[:80]!r}")
+    for t in ["/proc/self/timerslack_ns", "/home/user/p1/timerslack_ns", "/proc/1/comm"]:
+        r = d.req("PUT", f"/v1/sandboxes/{sid}/files/content", params={"path": t}, data=b"1")
+        codes["PUT " + t] = r.status_code
+        if r.status_code < 400:
+            fails.append(f"PUT {t} -> {r.status_code}")
+    r = d.get(f"/v1/sandboxes/{sid}/files", params={"path": "/proc/1"})
+    codes["LIST /proc/1"] = r.status_code
+    if r.status_code == 200:
+        fails.append("listing /proc/1 answered 200")
+    # Control: the user's own files still work through the same API.
+    if d.req("PUT", f"/v1/sandboxes/{sid}/files/content", params={"path": "/dev/shm/ok"},
+             data=b"x").status_code != 201:
+        fails.append("control: /dev/shm write refused")
+    c = Counter(codes.values())
+    return ", ".join(f"{k}×{n}" for k, n in c.items()), fails + attacker_alive(env)
+
+
+HOG = r"""
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+out = {}
+n = 0
+while n < 64 and libc.mq_open(f"/hog{os.getpid()}_{n}".encode(), os.O_CREAT | os.O_RDWR,
+                              0o600, None) >= 0:
+    n += 1
+out["mq"] = n
+n = 0
+while n < 4096 and libc.inotify_init1(0) >= 0:
+    n += 1
+out["inotify"] = n
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+class SigVal(ctypes.Union):
+    _fields_ = [("i", ctypes.c_int), ("p", ctypes.c_void_p)]
+n = 0
+while n < 200000 and libc.sigqueue(os.getpid(), signal.SIGRTMIN, SigVal(0)) == 0:
+    n += 1
+out["sigqueue"] = n
+print(out, flush=True)
+if len(sys.argv) > 1:
+    time.sleep(600)
+"""
+
+CAN = r"""
+import ctypes, os, signal
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+name = f"/can{os.getpid()}".encode()
+fd = libc.mq_open(name, os.O_CREAT | os.O_RDWR, 0o600, None)
+mq = "OK" if fd >= 0 else os.strerror(ctypes.get_errno())
+if fd >= 0:
+    libc.mq_unlink(name)
+i = libc.inotify_init1(0)
+ino = "OK" if i >= 0 else os.strerror(ctypes.get_errno())
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN + 1])
+class SigVal(ctypes.Union):
+    _fields_ = [("i", ctypes.c_int), ("p", ctypes.c_void_p)]
+sq = "OK" if libc.sigqueue(os.getpid(), signal.SIGRTMIN + 1, SigVal(0)) == 0 \
+    else os.strerror(ctypes.get_errno())
+print(f"mq={mq} inotify={ino} sigqueue={sq}")
+"""
+
+
+@probe("per-user budgets: A spends mq, inotify, sigqueue; B and host still can",
+       "A capped; B and host root: OK×3")
+def _(env):
+    d, sid = env.d, env.sid
+    d.put_file(sid, "/tmp/hog.py", HOG.encode())
+    d.put_file(env.neighbour, "/tmp/can.py", CAN.encode())
+    import subprocess
+
+    def host_can():
+        with open("/tmp/kiln-sec-can.py", "w") as f:
+            f.write(CAN)
+        try:
+            return subprocess.run(["python3", "/tmp/kiln-sec-can.py"], capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+        finally:
+            os.unlink("/tmp/kiln-sec-can.py")
+
+    # Control: root on the host has room before the attack.
+    before = host_can()
+    if before != "mq=OK inotify=OK sigqueue=OK":
+        return f"host already short before the attack: {before}", [f"control failed: {before}"]
+    r = d.post(f"/v1/sandboxes/{sid}/commands",
+               {"cmd": "python3 /tmp/hog.py hold", "background": True})
+    assert r.status_code == 201, r.text
+    pid = r.json()["pid"]
+    fails = []
+    spent = ""
+    deadline = time.time() + 30
+    while time.time() < deadline and not spent:
+        spent = d.get(f"/v1/sandboxes/{sid}/commands/{pid}").json().get("stdout", "").strip()
+        time.sleep(0.2)
+    try:
+        if not spent:
+            fails.append("control: the hog did not finish spending")
+        neighbour = env.cmd(env.neighbour, "python3 /tmp/can.py")["stdout"].strip()
+        host = host_can()
+        for who, line in (("neighbour", neighbour), ("host", host)):
+            if line != "mq=OK inotify=OK sigqueue=OK":
+                fails.append(f"{who} affected: {line!r}")
+    finally:
+        d.post(f"/v1/sandboxes/{sid}/commands/{pid}/kill")
+    return f"A spent {spent}; neighbour+host OK", fails
+
+
+INOTIFY_WATCH = r"""
+import ctypes, os, select, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+fd = libc.inotify_init1(os.O_NONBLOCK)
+IN_ACCESS, IN_OPEN = 0x1, 0x20
+for d in sys.argv[1:]:
+    assert libc.inotify_add_watch(fd, d.encode(), IN_ACCESS | IN_OPEN) >= 0, d
+open("/tmp/watching", "w").close()
+seen = 0
+end = time.time() + float(os.environ.get("WATCH_S", "4"))
+while time.time() < end:
+    if select.select([fd], [], [], 0.1)[0]:
+        seen += len(os.read(fd, 65536))
+    if os.path.exists("/tmp/selftest"):
+        os.unlink("/tmp/selftest")
+        open(sys.argv[1] + "/decoder.py").read()  # control: our own open is seen
+        time.sleep(0.2)
+        while select.select([fd], [], [], 0.1)[0]:
+            print("control", len(os.read(fd, 65536)), flush=True)
+print("seen", seen, flush=True)
+"""
+
+
+@probe("inotify on shared read-only folders (/usr, /etc, runners)",
+       "no event from the host or a neighbour; own opens seen")
+def _(env):
+    d, sid = env.d, env.sid
+    d.put_file(sid, "/tmp/watch.py", INOTIFY_WATCH.encode())
+    dirs = "/usr/lib/python3.11/json /etc/ssl /opt/kiln/runtimes/python"
+    r = d.post(f"/v1/sandboxes/{sid}/commands",
+               {"cmd": f"WATCH_S=5 python3 /tmp/watch.py {dirs}", "background": True})
+    assert r.status_code == 201, r.text
+    pid = r.json()["pid"]
+    deadline = time.time() + 10
+    while time.time() < deadline and env.cmd(sid, "test -e /tmp/watching")["exit_code"] != 0:
+        time.sleep(0.1)
+    # Others open files in the watched folders: the neighbour and the host.
+    env.cmd(env.neighbour, "cat /usr/lib/python3.11/json/decoder.py /etc/ssl/openssl.cnf "
+                           "/opt/kiln/runtimes/python/runner.py > /dev/null")
+    for path in ("/usr/lib/python3.11/json/decoder.py", "/etc/ssl/openssl.cnf"):
+        with open(path, "rb") as f:
+            f.read()
+    time.sleep(1)
+    env.cmd(sid, "touch /tmp/selftest")
+    out = ""
+    deadline = time.time() + 15
+    while time.time() < deadline and "seen" not in out:
+        out = d.get(f"/v1/sandboxes/{sid}/commands/{pid}").json().get("stdout", "")
+        time.sleep(0.3)
+    fails = []
+    seen = re.search(r"seen (\d+)", out)
+    if not seen:
+        fails.append(f"watcher did not report: {out!r}")
+    elif int(seen.group(1)) != 0:
+        fails.append(f"the watcher saw others' opens ({seen.group(1)} bytes of events)")
+    if "control" not in out:
+        fails.append(f"control: the watcher did not see its own open: {out!r}")
+    return out.strip().replace("\n", "; "), fails
+
+
+@probe("results: 60 × display(4 MiB) in a 128 MiB sandbox", "capped with a notice; kilnd RSS bounded")
+def _(env):
+    d = env.d
+    sid = d.create_sandbox(limits={"memory_mb": 128})
+    env.sandboxes.append(sid)
+    rss0, peak0 = kilnd_rss_kib(env)
+    r = d.post(f"/v1/sandboxes/{sid}/execute",
+               {"code": "s = 'x' * (4 << 20)\nfor _ in range(60):\n    display(s)\n'done'"})
+    size = len(r.content)
+    rss1, peak1 = kilnd_rss_kib(env)
+    fails = []
+    body = r.json() if r.status_code == 200 else {}
+    notice = "".join(body.get("logs", {}).get("stderr", []))
+    if r.status_code != 200:
+        fails.append(f"status {r.status_code}")
+    if size > 24 << 20:
+        fails.append(f"response is {size >> 20} MiB (cap 16 MiB of results)")
+    if "dropped" not in notice:
+        fails.append(f"no notice of the dropped results: {notice[:100]!r}")
+    grew = (peak1 - peak0) >> 10
+    if grew > 160:
+        fails.append(f"kilnd peak RSS grew by {grew} MiB")
+    return (f"response {size >> 20} MiB, {len(body.get('results', []))} results kept; kilnd peak "
+            f"+{grew} MiB"), fails
 
 
 # --------------------------------------------------------------------------

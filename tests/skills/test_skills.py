@@ -143,8 +143,16 @@ def test_every_skill_md_has_valid_front_matter():
 
 
 def test_templates_compile():
-    for py in SKILLS.glob("*/*.py"):
-        compile(py.read_text(encoding="utf-8"), str(py), "exec")
+    templates = sorted(SKILLS.glob("*/*.py"))
+    # Every expected skill ships at least one template (an empty or partial
+    # glob fails here instead of passing), and each one compiles.
+    assert {py.parent.name for py in templates} >= EXPECTED_SKILLS, templates
+    compiled = 0
+    for py in templates:
+        code = compile(py.read_text(encoding="utf-8"), str(py), "exec")
+        assert code.co_filename == str(py)
+        compiled += 1
+    assert compiled == len(templates) >= len(EXPECTED_SKILLS)
 
 
 # --------------------------------------------------------------------------

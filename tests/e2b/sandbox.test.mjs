@@ -1,0 +1,130 @@
+// The official `e2b` SDK against a real kilnd: lifecycle, commands, files.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Sandbox, CommandExitError, AuthenticationError, SandboxError, NotFoundError } from 'e2b'
+import { startKilnd } from './kilnd.mjs'
+
+let kilnd
+before(async () => { kilnd = await startKilnd() })
+after(async () => { await kilnd?.stop() })
+
+test('create, getInfo, list with metadata and paging, setTimeout, kill', async () => {
+  const a = await Sandbox.create({ metadata: { suite: 'e2b', who: 'a b' }, timeoutMs: 120_000 })
+  const b = await Sandbox.create('base', { metadata: { suite: 'e2b', who: 'k=1&x' } })
+  try {
+    assert.match(a.sandboxId, /^sbx_/)
+    const info = await a.getInfo()
+    assert.equal(info.sandboxId, a.sandboxId)
+    assert.equal(info.templateId, 'base')
+    assert.equal(info.state, 'running')
+    assert.deepEqual(info.metadata, { suite: 'e2b', who: 'a b' })
+    const lifeMs = info.endAt.getTime() - info.startedAt.getTime()
+    assert.ok(Math.abs(lifeMs - 120_000) < 2000, `lifetime ${lifeMs}`)
+
+    const byMeta = await Sandbox.list({ query: { metadata: { who: 'k=1&x' } } }).nextItems()
+    assert.deepEqual(byMeta.map((s) => s.sandboxId), [b.sandboxId])
+
+    // Newest first, one per page.
+    const pages = Sandbox.list({ query: { metadata: { suite: 'e2b' } }, limit: 1 })
+    const seen = []
+    while (pages.hasNext) seen.push(...(await pages.nextItems()).map((s) => s.sandboxId))
+    assert.deepEqual(seen, [b.sandboxId, a.sandboxId])
+
+    await a.setTimeout(30_000)
+    const after = await a.getInfo()
+    assert.ok(Math.abs(after.endAt.getTime() - Date.now() - 30_000) < 2000)
+    assert.equal(await a.isRunning(), true)
+
+    // Connecting by id gives a working handle.
+    const again = await Sandbox.connect(a.sandboxId)
+    assert.equal((await again.commands.run('echo connected')).stdout, 'connected\n')
+  } finally {
+    assert.equal(await a.kill(), true)
+    await b.kill()
+  }
+  assert.equal(await Sandbox.kill(a.sandboxId), false)
+  assert.equal(await a.isRunning(), false)
+  await assert.rejects(a.getInfo(), (e) => e.name === 'SandboxNotFoundError' || e instanceof NotFoundError)
+})
+
+test('commands: stdout, exit code, env, cwd, background + kill, list', async () => {
+  const sbx = await Sandbox.create({ envs: { FROM_CREATE: 'c1' } })
+  try {
+    const r = await sbx.commands.run('echo hello; echo oops >&2; echo $FROM_CREATE $FROM_RUN; pwd',
+      { envs: { FROM_RUN: 'r1' }, cwd: '/tmp' })
+    assert.equal(r.exitCode, 0)
+    assert.equal(r.stdout, 'hello\nc1 r1\n/tmp\n')
+    assert.equal(r.stderr, 'oops\n')
+
+    await assert.rejects(sbx.commands.run('echo partial; exit 3'), (e) => {
+      assert.ok(e instanceof CommandExitError)
+      assert.equal(e.exitCode, 3)
+      assert.equal(e.stdout, 'partial\n')
+      return true
+    })
+
+    const chunks = []
+    await sbx.commands.run('for i in 1 2 3; do echo $i; sleep 0.1; done', { onStdout: (d) => chunks.push(d) })
+    assert.equal(chunks.join(''), '1\n2\n3\n')
+
+    const bg = await sbx.commands.run('echo started; sleep 60', { background: true, timeoutMs: 0 })
+    assert.ok(bg.pid > 0)
+    // Its output streams while it runs (bash -l may take a moment to start).
+    for (let i = 0; i < 200 && !bg.stdout.includes('started'); i++) await new Promise((r) => setTimeout(r, 50))
+    assert.equal(bg.stdout, 'started\n')
+    const listed = await sbx.commands.list()
+    assert.ok(listed.some((p) => p.pid === bg.pid && p.args.includes('echo started; sleep 60')), JSON.stringify(listed))
+    assert.equal(await sbx.commands.kill(bg.pid), true)
+    await assert.rejects(bg.wait(), (e) => e instanceof CommandExitError && /signal: killed/.test(e.error))
+    assert.equal(bg.stdout, 'started\n')
+  } finally {
+    await sbx.kill()
+  }
+})
+
+test('files: write, read, list, stat, makeDir, rename, remove', async () => {
+  const sbx = await Sandbox.create()
+  try {
+    const w = await sbx.files.write('notes/hello.txt', 'hello kiln\n')
+    assert.equal(w.path, '/home/user/notes/hello.txt')
+    assert.equal(await sbx.files.read('notes/hello.txt'), 'hello kiln\n')
+    const bytes = new Uint8Array([0, 1, 2, 255, 254])
+    await sbx.files.write('/home/user/bin.dat', bytes.buffer)
+    assert.deepEqual(await sbx.files.read('/home/user/bin.dat', { format: 'bytes' }), bytes)
+    const many = await sbx.files.write([{ path: 'm/a.txt', data: 'A' }, { path: 'm/b.txt', data: 'B' }])
+    assert.equal(many.length, 2)
+
+    const entries = await sbx.files.list('/home/user/m')
+    assert.deepEqual(entries.map((e) => [e.name, e.type]), [['a.txt', 'file'], ['b.txt', 'file']])
+    const deep = await sbx.files.list('/home/user', { depth: 2 })
+    assert.ok(deep.some((e) => e.path === '/home/user/notes/hello.txt'))
+
+    const info = await sbx.files.getInfo('notes/hello.txt')
+    assert.equal(info.size, 11)
+    assert.equal(info.type, 'file')
+    assert.equal(await sbx.files.exists('nope.txt'), false)
+    assert.equal(await sbx.files.makeDir('newdir/sub'), true)
+    assert.equal(await sbx.files.makeDir('newdir/sub'), false)
+    const moved = await sbx.files.rename('notes/hello.txt', 'newdir/moved.txt')
+    assert.equal(moved.path, '/home/user/newdir/moved.txt')
+    await sbx.files.remove('newdir')
+    assert.equal(await sbx.files.exists('newdir'), false)
+    await assert.rejects(sbx.files.read('missing.txt'), (e) => e.name === 'FileNotFoundError')
+  } finally {
+    await sbx.kill()
+  }
+})
+
+test('what Kiln cannot do answers a clear error; a wrong key is refused', async () => {
+  const sbx = await Sandbox.create()
+  try {
+    // In-memory pause works (interpreter.test.mjs); without memory needs gVisor.
+    await assert.rejects(sbx.pause({ keepMemory: false }),
+      (e) => e instanceof SandboxError && /gVisor/.test(e.message))
+    await assert.rejects(sbx.commands.run('id', { user: 'root' }), (e) => /one user/.test(e.message))
+  } finally {
+    await sbx.kill()
+  }
+  await assert.rejects(Sandbox.create({ apiKey: 'e2b_' + '0'.repeat(40) }), (e) => e instanceof AuthenticationError)
+  await assert.rejects(Sandbox.create('no-such-template'), (e) => e instanceof SandboxError)
+})

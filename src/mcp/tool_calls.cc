@@ -201,11 +201,12 @@ class Tools {
     return sink;
   }
 
-  // True while a cancelled call of this session is still ending (its run
-  // was interrupted and has not returned yet).
-  bool cancelled_call_ending() const {
+  // True while another call of this session is in flight; with
+  // `cancelled_only`, only one that was cancelled and is still ending (its
+  // run was interrupted and has not returned yet).
+  bool other_call_in_flight(bool cancelled_only) const {
     for (const auto& [key, f] : c_.session->in_flight) {
-      if (f != c_.in_flight && f->cancelled) return true;
+      if (f != c_.in_flight && (f->cancelled || !cancelled_only)) return true;
     }
     return false;
   }
@@ -215,20 +216,36 @@ class Tools {
     // interrupted run takes a moment to end. Wait for it (bounded), so the
     // next call does not find the context busy.
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
-    for (int i = 0; i < 250 && cancelled_call_ending(); ++i) {
+    for (int i = 0; i < 250 && other_call_in_flight(true); ++i) {
       wait.expires_after(std::chrono::milliseconds(20));
       co_await wait.async_wait(boost::asio::use_awaitable);
     }
-    sandbox::Run run(m_, sbx, std::move(request));
-    c_.in_flight->cancel = run.interrupter();
-    const auto started = std::chrono::steady_clock::now();
-    last_progress_ = started;
-    const sandbox::RunSink sink = progress_sink(started);
-    auto outcome = co_await run.finish(sink);
-    c_.in_flight->cancel = nullptr;
+    // Over stdio the bridge posts the cancel and the next call on separate
+    // connections, so the call can arrive first and find the context still
+    // busy with the run being cancelled: while another call of this session
+    // is in flight, such a refusal is retried (for at most 5 s).
+    for (int attempt = 0;; ++attempt) {
+      sandbox::Run run(m_, sbx, request);
+      c_.in_flight->cancel = run.interrupter();
+      const auto started = std::chrono::steady_clock::now();
+      last_progress_ = started;
+      const sandbox::RunSink sink = progress_sink(started);
+      auto outcome = co_await run.finish(sink);
+      c_.in_flight->cancel = nullptr;
+      if (!outcome && outcome.status().kind() == ErrorKind::kConflict && attempt < 250 &&
+          other_call_in_flight(false)) {
+        wait.expires_after(std::chrono::milliseconds(20));
+        co_await wait.async_wait(boost::asio::use_awaitable);
+        continue;
+      }
+      co_return finish_run(sbx, std::move(outcome));
+    }
+  }
+
+  sandbox::RunOutcome finish_run(const SandboxPtr& sbx, Result<sandbox::RunOutcome> outcome) {
     if (!outcome) throw from_status(outcome.status());
     if (outcome->sandbox_ended && c_.session->sandbox_id == sbx->id) c_.session->sandbox_id.clear();
-    co_return std::move(*outcome);
+    return std::move(*outcome);
   }
 
   awaitable<json> run_code(const Args& a) {

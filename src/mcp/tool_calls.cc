@@ -201,29 +201,21 @@ class Tools {
     return sink;
   }
 
-  // True while another call of this session is in flight; with
-  // `cancelled_only`, only one that was cancelled and is still ending (its
-  // run was interrupted and has not returned yet).
-  bool other_call_in_flight(bool cancelled_only) const {
+  // True while another call of this session is in flight.
+  bool other_call_in_flight() const {
     for (const auto& [key, f] : c_.session->in_flight) {
-      if (f != c_.in_flight && (f->cancelled || !cancelled_only)) return true;
+      if (f != c_.in_flight) return true;
     }
     return false;
   }
 
   awaitable<sandbox::RunOutcome> run(SandboxPtr sbx, sandbox::RunRequest request) {
-    // A client sends its next call as soon as it has sent a cancel; the
-    // interrupted run takes a moment to end. Wait for it (bounded), so the
-    // next call does not find the context busy.
+    // A client sends its next call as soon as it has sent a cancel (over
+    // stdio the bridge posts the two on separate connections, so the call
+    // may even arrive first), and the interrupted run takes a moment to
+    // end. So while another call of this session is in flight, a refusal
+    // for a busy context is retried (for at most 5 s).
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
-    for (int i = 0; i < 250 && other_call_in_flight(true); ++i) {
-      wait.expires_after(std::chrono::milliseconds(20));
-      co_await wait.async_wait(boost::asio::use_awaitable);
-    }
-    // Over stdio the bridge posts the cancel and the next call on separate
-    // connections, so the call can arrive first and find the context still
-    // busy with the run being cancelled: while another call of this session
-    // is in flight, such a refusal is retried (for at most 5 s).
     for (int attempt = 0;; ++attempt) {
       sandbox::Run run(m_, sbx, request);
       c_.in_flight->cancel = run.interrupter();
@@ -233,7 +225,7 @@ class Tools {
       auto outcome = co_await run.finish(sink);
       c_.in_flight->cancel = nullptr;
       if (!outcome && outcome.status().kind() == ErrorKind::kConflict && attempt < 250 &&
-          other_call_in_flight(false)) {
+          other_call_in_flight()) {
         wait.expires_after(std::chrono::milliseconds(20));
         co_await wait.async_wait(boost::asio::use_awaitable);
         continue;

@@ -9,6 +9,9 @@ same run:
            rename, SQLite commit)
   deletes  another client creates 8 busy sandboxes and deletes them all at
            once, in a loop (cgroup teardown waits)
+  cpu      the peer for the loads above: one busy-looping host process per
+           core and nothing else, i.e. what CPU contention alone costs the
+           round trip on this machine, with no daemon work in the way
 Each condition is repeated (--repeat) and min/median/max of the p99 are
 printed, with each loaded p99 as a ratio of the quiet p99 measured in the
 same round. Target: loaded p99 within 3x of quiet.
@@ -18,8 +21,10 @@ same round. Target: loaded p99 within 3x of quiet.
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -108,28 +113,55 @@ def deletes(url, stop, counter):
         counter[0] += len(ids)
 
 
-def loaded(url, sid, calls, load):
-    stop = threading.Event()
-    counter = [0]
-    errors = []
+def cpu(url, stop, counter):
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        while not stop.is_set():
+            time.sleep(0.05)
+            counter[0] += 1
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
 
-    def body():
-        try:
-            load(url, stop, counter)
-        except Exception as e:  # the load must really run, or the figure means nothing
-            errors.append(e)
+
+def run_load(load, url, stop, counter, errors):
+    """Body of the load's own process."""
+    try:
+        load(url, stop, counter)
+    except Exception as e:  # the load must really run, or the figure means nothing
+        errors.put(repr(e))
+
+
+def loaded(url, sid, calls, load):
+    # The load runs in a process of its own: as a thread of this one it would
+    # hold the GIL while the measuring thread waits for it (up to the 5 ms
+    # switch interval per wake-up), and the figure would be the client's.
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    shared = ctx.Value("q", 0)
+    errors = ctx.Queue()
+
+    class Counter:  # counter[0] += n on the shared value, as the loads write it
+        def __getitem__(self, i):
+            return shared.value
+
+        def __setitem__(self, i, v):
+            shared.value = v
 
     wait_pool_full(url, POOL)  # the load starts from the same state as quiet
-    t = threading.Thread(target=body, daemon=True)
-    t.start()
+    p = ctx.Process(target=run_load, args=(load, url, stop, Counter(), errors), daemon=True)
+    p.start()
     time.sleep(1.0)  # let the load get going
     try:
         p99 = measure(url, sid, calls)
     finally:
         stop.set()
-        t.join(120)
-    if errors:
-        raise RuntimeError(f"the load failed: {errors[0]}")
+        p.join(120)
+    if not errors.empty():
+        raise RuntimeError(f"the load failed: {errors.get()}")
+    counter = [shared.value]
     if counter[0] == 0:
         raise RuntimeError("the load did no work during the measurement")
     return p99, counter
@@ -152,14 +184,18 @@ def main():
         c = Conn(d.url)
         sid = c.call("POST", "/v1/sandboxes", {"timeout_s": 3600})["id"]
         c.call("POST", f"/v1/sandboxes/{sid}/execute", {"code": "x = 1"})
-        rounds = {"quiet": [], "uploads": [], "deletes": []}
-        ratios = {"uploads": [], "deletes": []}
-        work = {"uploads": 0, "deletes": 0}
+        rounds = {"quiet": [], "uploads": [], "deletes": [], "cpu": []}
+        ratios = {"uploads": [], "deletes": [], "cpu": []}
+        work = {"uploads": 0, "deletes": 0, "cpu": 0}
         for r in range(a.repeat):
             wait_pool_full(d.url, POOL)
             q = measure(d.url, sid, a.calls)
             u, uc = loaded(d.url, sid, a.calls, uploads)
             x, xc = loaded(d.url, sid, a.calls, deletes)
+            p, pc = loaded(d.url, sid, a.calls, cpu)
+            rounds["cpu"].append(p)
+            ratios["cpu"].append(p / q)
+            work["cpu"] += pc[0]
             rounds["quiet"].append(q)
             rounds["uploads"].append(u)
             rounds["deletes"].append(x)
@@ -168,17 +204,18 @@ def main():
             work["uploads"] += uc[0]
             work["deletes"] += xc[0]
             print(f"round {r + 1}: quiet p99 {q:.3f} ms; uploads {u:.3f} ms ({u / q:.1f}x, "
-                  f"{uc[0]} x 50 MiB); deletes {x:.3f} ms ({x / q:.1f}x, {xc[0]} sandboxes)",
+                  f"{uc[0]} x 50 MiB); deletes {x:.3f} ms ({x / q:.1f}x, {xc[0]} sandboxes); "
+                  f"cpu {p:.3f} ms ({p / q:.1f}x)",
                   flush=True)
         out = {k: spread(v) for k, v in rounds.items()}
         out["ratio"] = {k: spread(v) for k, v in ratios.items()}
         out["work"] = work
         out["calls_per_condition"] = a.calls
         print("\nwarm exec p99 (ms), min / median / max over %d rounds:" % a.repeat)
-        for k in ("quiet", "uploads", "deletes"):
+        for k in ("quiet", "uploads", "deletes", "cpu"):
             s = out[k]
             print(f"  {k:8s} {s['min']:8.3f} {s['median']:8.3f} {s['max']:8.3f}")
-        for k in ("uploads", "deletes"):
+        for k in ("uploads", "deletes", "cpu"):
             s = out["ratio"][k]
             print(f"  {k} / quiet: {s['min']:.1f}x / {s['median']:.1f}x / {s['max']:.1f}x "
                   f"(target <= 3x)")

@@ -342,42 +342,6 @@ def test_bytes_metered_and_usage(kilnd, sandbox, testnet):
     assert 'kiln_egress_connections_total{decision="denied"}' in metrics
 
 
-def test_throughput_and_latency(kilnd, sandbox, testnet, capsys):
-    """Figures, not a gate: 100 MiB through the policy path vs. from the host,
-    and small-request latency through the proxy vs. direct."""
-    sid = sandbox(network={"allow": ["allowed.test"]})
-    n = 100 << 20
-    url = f"{H}/big?n={n}"
-    r = kilnd.run(sid, f"curl -sS -o /dev/null -w '%{{speed_download}}' '{url}'", timeout_s=120)
-    assert r["exit_code"] == 0, r
-    proxied = float(r["stdout"])
-    # The same download on the host, by the same client, straight to the server.
-    direct = float(subprocess.run(
-        ["curl", "-sS", "-o", "/dev/null", "-w", "%{speed_download}",
-         f"http://{ALLOWED_IP}:{PORT}/big?n={n}"], capture_output=True, text=True,
-        check=True).stdout)
-    ts = []
-    for _ in range(50):
-        t = time.perf_counter()
-        requests.get(f"http://{ALLOWED_IP}:{PORT}/hello", timeout=5)
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    host_p50 = ts[25] * 1000
-    lat = json.loads(kilnd.py(sid, f"""
-import json, time, urllib.request
-ts = []
-for _ in range(50):
-    t = time.perf_counter(); urllib.request.urlopen('{H}/hello').read(); ts.append(time.perf_counter() - t)
-ts.sort(); print(json.dumps([ts[25] * 1000, ts[49] * 1000]))
-"""))
-    with capsys.disabled():
-        print(f"\negress: 100 MiB proxied {proxied / 1e6:.0f} MB/s, host direct "
-              f"{direct / 1e6:.0f} MB/s, ratio {proxied / direct:.2f}; "
-              f"small request through proxy p50 {lat[0]:.2f} ms p99 {lat[1]:.2f} ms "
-              f"(host direct p50 {host_p50:.2f} ms)")
-    assert proxied > 0
-
-
 # ---------------------------------------------------------------- attacks
 
 def test_proxy_abuse_leaves_kilnd_and_neighbour_intact(kilnd, sandbox, testnet):

@@ -24,7 +24,7 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-METRICS = ("rtt", "create", "throughput", "memory", "create_rate", "languages", "pause")
+METRICS = ("rtt", "create", "throughput", "memory", "create_rate", "languages", "pause", "pandas")
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
 # The one daemon class and uid table of the test support package; UID_SPAN:
@@ -36,6 +36,10 @@ BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/u
          "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
          "--tmpfs", "/tmp", "/usr/bin/python3", "-c", "print(1)"]
 PLAIN_PY = ["/usr/bin/python3", "-c", "print(1)"]
+# The first cell of almost every agent session, and the DataFrame it shows.
+PANDAS_CELL = "import pandas as pd\npd.DataFrame({'a': [1, 2, 3], 'b': [4.0, 5.5, 6.1]})"
+PLAIN_PANDAS = ["/usr/bin/python3", "-c",
+                "import pandas as pd; print(pd.DataFrame({'a': [1, 2, 3]}).to_html())"]
 
 
 def log(msg):
@@ -154,9 +158,10 @@ class Daemon(KilndProcess):
     bench's keep-alive client for its calls and /metrics readings."""
 
     def __init__(self, kilnd, pool_size, uid_base, cgroup_parent, name, max_sandboxes=100):
+        # python_preload=None: kilnd's default preload list, as a user gets it.
         super().__init__(suite="bench", kilnd=kilnd, pool_size=pool_size, uid_base=uid_base,
                          cgroup_parent=cgroup_parent, max_sandboxes=max_sandboxes,
-                         log_level="warn", start=False)
+                         log_level="warn", start=False, python_preload=None)
         self.name = name
         self.client = None
 
@@ -396,6 +401,60 @@ class Bench:
                      note="time waited for kiln_pool_ready to be back at pool size")
         log(f"{key}: p50 {s['p50']:.2f} ms p99 {s['p99']:.2f} ms "
             f"(POST /v1/sandboxes p50 {pct(creates, 50) * 1000:.2f} ms)")
+
+    # 8. create -> first pandas DataFrame result (issue 14): from the warm
+    #    pool (whose Python contexts preloaded pandas) and cold, against the
+    #    same cell in a plain python3 and in a fresh Jupyter kernel.
+    def pandas_first_result(self, d, key):
+        n = 5 if self.a.quick else 15
+        samples = []
+        for _ in range(n):
+            d.wait_pool_full(timeout=120)
+            t0 = time.perf_counter()
+            sid = d.create()["id"]
+            r = d.execute(sid, PANDAS_CELL)
+            samples.append(time.perf_counter() - t0)
+            html = (r["results"] or [{}])[-1].get("html") or ""
+            if r["error"] is not None or "<table" not in html:
+                raise RuntimeError(f"the pandas cell gave {str(r)[:300]}")
+            d.delete(sid)
+        s = summary_ms(samples)
+        self.put(f"{key}_p50_ms", s["p50"], "ms", min=s["min"], max=s["max"], n=s["n"])
+        log(f"{key}: min {s['min']:.1f} / median {s['p50']:.1f} / max {s['max']:.1f} ms")
+
+    def pandas_peers(self):
+        n = 3 if self.a.quick else 7
+        plain = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = subprocess.run(PLAIN_PANDAS, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            plain.append(time.perf_counter() - t0)
+            if r.returncode != 0 or b"<table" not in r.stdout:
+                raise RuntimeError(f"python3 pandas failed: {r.stderr[:300]!r}")
+        s = summary_ms(plain)
+        self.put("pandas_python3_p50_ms", s["p50"], "ms", min=s["min"], max=s["max"], n=s["n"])
+        log(f"python3 -c pandas: min {s['min']:.1f} / median {s['p50']:.1f} / "
+            f"max {s['max']:.1f} ms")
+        try:
+            import jupyter_client  # noqa: F401
+        except ImportError:
+            log("no jupyter_client: the Jupyter peer is left out")
+            return
+        kernel = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            km, kc = start_ipykernel()
+            try:
+                ipykernel_exec_blocking(kc, PANDAS_CELL)
+                kernel.append(time.perf_counter() - t0)
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+        s = summary_ms(kernel)
+        self.put("pandas_ipykernel_p50_ms", s["p50"], "ms", min=s["min"], max=s["max"],
+                 n=s["n"])
+        log(f"ipykernel start + pandas cell: min {s['min']:.1f} / median {s['p50']:.1f} / "
+            f"max {s['max']:.1f} ms")
 
     def create_peers(self):
         for name, cmd in (("bwrap_run", BWRAP), ("python_floor", PLAIN_PY)):
@@ -664,6 +723,13 @@ class Bench:
                 d = self.daemon(1, "pause")
                 self.pause_resume(d)
                 self.stop_daemon(d)
+            if "pandas" in want:
+                d = self.daemon(self.a.pool_size, "pandas-pool")
+                self.pandas_first_result(d, "pandas_pool")
+                self.stop_daemon(d)
+                d = self.daemon(0, "pandas-cold")
+                self.pandas_first_result(d, "pandas_cold")
+                self.stop_daemon(d)
             if want & {"create", "memory", "create_rate"}:
                 d = self.daemon(0, "cold")
                 if "create" in want:
@@ -681,6 +747,8 @@ class Bench:
             self.create_peers()
         if "throughput" in want:
             self.throughput_peer()
+        if "pandas" in want:
+            self.pandas_peers()
 
 
 def cgroup_memory_bytes(parent, sid):
@@ -776,6 +844,18 @@ def table(res, nproc):
         row("sandbox creates/s, cold, sequential", v("creates_per_s_seq"), fmt="{:.1f}")
         row("sandbox creates/s, cold, 4 concurrent", v("creates_per_s_4conc"), fmt="{:.1f}")
 
+    if "pandas_pool_p50_ms" in res:
+        for key, what in (("pandas_pool", "pool"), ("pandas_cold", "cold")):
+            r = res[f"{key}_p50_ms"]
+            row(f"create->first pandas DataFrame, {what} p50 (ms; min {r['min']:.0f}, "
+                f"max {r['max']:.0f})", r["value"], v("pandas_ipykernel_p50_ms"),
+                "<= 20 ms" if what == "pool" else None,
+                le(r["value"], 20.0) if what == "pool" else None, fmt="{:.1f}",
+                peer_name="ipykernel")
+        row("  peer: python3 -c import pandas + to_html p50 (ms)", None,
+            v("pandas_python3_p50_ms"), fmt="{:.1f}", peer_name="python3")
+        row("  pool p50 / python3", ratio(v("pandas_pool_p50_ms"), v("pandas_python3_p50_ms")),
+            fmt="{:.3f}x")
     if "pause_p50_ms" in res:
         for key in ("pause", "resume"):
             r = res[f"{key}_p50_ms"]

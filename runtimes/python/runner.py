@@ -825,6 +825,19 @@ def _watch_user_site():
     sys.path.insert(at, path)
 
 
+def _preload(modules):
+    """Imports each module into sys.modules only: the user's namespace stays
+    empty.  A module that is missing or fails is skipped; the user's own
+    import of it reports the error where it can be read."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: B036 - SystemExit from a module too
+            sys.modules.pop(name, None)
+
+
 def main():
     global _RUNNER_FILE
     _RUNNER_FILE = main.__code__.co_filename
@@ -836,11 +849,18 @@ def main():
     runner = Runner(CONTROL_FD)
     runner.setup_signals()
     _configure_std_streams()
+    preload = os.environ.pop("KILN_PRELOAD", "")
+    if preload:
+        # A pool sandbox's context: nobody waits for it, so it gets ready
+        # for the user's first cell (`import pandas` becomes a dict lookup).
+        runner.setup()
+        _preload(preload.split(","))
     ready = '{"type":"ready","language":"python","pid":%d}\n' % os.getpid()
     runner._write_all(ready.encode("ascii"))
-    # The rest (json, ast, ...) loads while kiln-init gets around to
-    # sending the first execute.
-    runner.setup()
+    if not preload:
+        # The rest (json, ast, ...) loads while kiln-init gets around to
+        # sending the first execute.
+        runner.setup()
     try:
         runner.serve()
     finally:

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "agent/environment.h"
 #include "common/languages.h"
@@ -19,6 +21,7 @@ using nlohmann::json;
 struct Contexts::Runner {
   std::string id, language, cwd;
   protocol::StringMap env;
+  std::vector<std::string> preload;  // for the first start only
   pid_t pid = -1;
   UniqueFd ctl;
   LineBuffer ctl_lines{kMaxRunnerLine};
@@ -36,7 +39,13 @@ struct Contexts::Runner {
 
 std::vector<std::string> runner_argv(const std::string& language) {
   const Language* l = find_language(language);
-  return l ? l->runner_argv : std::vector<std::string>{};
+  if (l == nullptr) return {};
+  auto argv = l->runner_argv;
+  // make setup builds the snapshot; without it the runner loads the same
+  // code from node_modules, only slower.
+  if (!l->startup_snapshot.empty() && ::access(l->startup_snapshot.c_str(), R_OK) == 0)
+    argv.insert(argv.begin() + 1, {"--snapshot-blob", l->startup_snapshot});
+  return argv;
 }
 
 Contexts::Contexts(ProcOps& ops, EventSink& sink) : ops_(ops), sink_(sink) {}
@@ -62,10 +71,17 @@ bool Contexts::start_runner(Runner& r, std::string& why) {
     }
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
-  const protocol::StringMap extra = {{"MPLBACKEND", "Agg"},
-                                     {"MPLCONFIGDIR", "/tmp/.kiln-matplotlib"},
-                                     {"PYTHONUNBUFFERED", "1"},
-                                     {"PYTHONDONTWRITEBYTECODE", "1"}};
+  protocol::StringMap extra = {{"MPLBACKEND", "Agg"},
+                               {"MPLCONFIGDIR", "/tmp/.kiln-matplotlib"},
+                               {"PYTHONUNBUFFERED", "1"},
+                               {"PYTHONDONTWRITEBYTECODE", "1"}};
+  // The runner takes this out of its environment before any user code
+  // runs. A restarted runner starts bare: the user is waiting for it.
+  if (!r.preload.empty()) {
+    std::string list;
+    for (const auto& m : std::exchange(r.preload, {})) list += (list.empty() ? "" : ",") + m;
+    extra["KILN_PRELOAD"] = list;
+  }
   ChildSpec spec{std::move(argv), child_environment(extra, r.env), r.cwd, -1, theirs.get()};
   auto child = ops_.spawn(spec);
   if (!child) {
@@ -94,6 +110,7 @@ void Contexts::start(std::uint64_t rid, const protocol::StartContext& req) {
   r->language = req.language;
   r->cwd = req.cwd;
   r->env = req.env;
+  r->preload = req.preload;
   r->start_rid = rid;
   std::string why;
   if (!start_runner(*r, why)) {
@@ -131,7 +148,7 @@ void Contexts::stop(std::uint64_t rid, const protocol::StopContext& req) {
   runners_.erase(it);
   // Its exit is reaped by the agent (unknown pids are simply reaped).
   if (!req.restart) return sink_.send(rid, protocol::ok_reply());
-  protocol::StartContext again{old->id, old->language, old->cwd, old->env};
+  protocol::StartContext again{old->id, old->language, old->cwd, old->env, {}};
   start(rid, again);
 }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace kiln::agent {
@@ -178,6 +179,26 @@ TEST_F(ContextsTest, TimeoutThenKillLosesStateAndRestartsTheRunner) {
   EXPECT_TRUE(end->restarted);
   EXPECT_EQ(procs.spawned.size(), 2u);  // a fresh runner
   EXPECT_EQ(contexts.runner_pid("c1"), 101);
+}
+
+TEST_F(ContextsTest, PreloadReachesOnlyTheFirstRunnerOfAContext) {
+  auto has = [&](const std::string& entry) {
+    const auto& env = procs.last().spec.env;
+    return std::find(env.begin(), env.end(), entry) != env.end();
+  };
+  contexts.start(1, {"c1", "python", "/tmp", {}, {"numpy", "matplotlib.pyplot"}});
+  EXPECT_TRUE(has("KILN_PRELOAD=numpy,matplotlib.pyplot"));
+  procs.runner_says(R"({"type":"ready"})");
+  pump();
+  // A runner killed mid-run restarts without it: a user waits for that one.
+  contexts.execute(2, exec());
+  ASSERT_TRUE(contexts.on_exit(100, SIGKILL));
+  ASSERT_EQ(procs.spawned.size(), 2u);
+  for (const auto& entry : procs.last().spec.env)
+    EXPECT_NE(entry.rfind("KILN_PRELOAD=", 0), 0u) << entry;
+  contexts.start(3, {"c2", "python", "/tmp", {}});
+  for (const auto& entry : procs.last().spec.env)
+    EXPECT_NE(entry.rfind("KILN_PRELOAD=", 0), 0u) << entry;
 }
 
 TEST_F(ContextsTest, OutputIsCappedWithANoticeBeforeTheEnd) {

@@ -17,6 +17,9 @@ struct Language {
   std::vector<std::string> runner_argv;  // inside the sandbox
   std::string checker_command;           // /v1/validate: prints a JSON array of findings
   bool testable;                         // /v1/test can evaluate calls in it
+  // A V8 startup snapshot the runner starts from when the file exists
+  // inside the sandbox (runtimes/node/snapshot.js; empty: none).
+  std::string startup_snapshot;
 };
 
 // Every language, in the order the API lists them.

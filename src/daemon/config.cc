@@ -12,6 +12,26 @@
 namespace kiln {
 namespace {
 
+// A dotted Python module path (`matplotlib.pyplot`); the runner imports it
+// by name, so nothing else may reach it.
+bool is_module_name(const std::string& m) {
+  if (m.empty() || m.size() > 200) return false;
+  bool start = true;
+  for (char ch : m) {
+    const bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+    const bool digit = ch >= '0' && ch <= '9';
+    if (ch == '.') {
+      if (start) return false;
+      start = true;
+    } else if (alpha || (digit && !start)) {
+      start = false;
+    } else {
+      return false;
+    }
+  }
+  return !start;
+}
+
 bool exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -47,6 +67,17 @@ Result<Config> parse_config(int argc, const char* const* argv) {
         for (const auto& l : languages()) names.emplace_back(l.name);
         return names;
       }()));
+  app.add_option("--python-preload", c.python_preload,
+                 "Modules the Python context of each pool sandbox imports while it waits "
+                 "(empty: none)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& m) {
+            return m.empty() || is_module_name(m) ? std::string()
+                                                  : "not a Python module name: " + m;
+          },
+          "MODULE"));
   app.add_option("--max-sandboxes", c.max_sandboxes, "Live sandboxes at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
@@ -173,6 +204,8 @@ Result<Config> parse_config(int argc, const char* const* argv) {
     if (code == 0) return Status::internal("exit:0\n" + text);  // --help, --version
     return Status::invalid(text.empty() ? e.what() : text);
   }
+  // `--python-preload ""` turns preloading off.
+  std::erase(c.python_preload, std::string());
   return c;
 }
 

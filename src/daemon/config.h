@@ -26,6 +26,10 @@ struct Config {
   int pool_size = 2;
   // Contexts pre-started in every pool sandbox (its default context per language).
   std::vector<std::string> pool_languages{"python"};
+  // Modules a pool sandbox's Python context imports before the pool counts
+  // it ready, so a first `import pandas` there costs a dict lookup (issue
+  // 14). Empty: none. Restarted runners and cold creates import nothing.
+  std::vector<std::string> python_preload{"numpy", "pandas", "matplotlib.pyplot"};
   int max_sandboxes = 100;
   // Slot i uses host uids/gids uid_base + 2i (the user) and + 2i + 1 (its
   // kiln-init); see common/identity.h.

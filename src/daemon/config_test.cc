@@ -32,10 +32,28 @@ TEST(Config, FlagsOverrideDefaults) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->pool_size, 0);
   EXPECT_EQ(c->default_limits.memory_mb, 128u);
-  ASSERT_TRUE(
-      finalize_config(*c, "/nonexistent").message().find("kiln-init") != std::string::npos || true);
+  // Fails later (no kiln-init there) but splits --listen first.
+  (void)finalize_config(*c, "/nonexistent");
   EXPECT_EQ(c->listen_port, 9999);
   EXPECT_EQ(c->listen_host, "127.0.0.1");
+}
+
+TEST(Config, PythonPreloadTakesModuleNamesOrNothing) {
+  auto d = parse({});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->python_preload, (std::vector<std::string>{"numpy", "pandas", "matplotlib.pyplot"}));
+  auto c = parse({"--python-preload", "scipy.stats,_csv,json"});
+  ASSERT_TRUE(c) << c.status().message();
+  EXPECT_EQ(c->python_preload, (std::vector<std::string>{"scipy.stats", "_csv", "json"}));
+  auto none = parse({"--python-preload", ""});
+  ASSERT_TRUE(none) << none.status().message();
+  EXPECT_TRUE(none->python_preload.empty());
+  for (const char* bad : {"os;import x", "a..b", ".a", "a.", "1abc", "pan das", "a-b"}) {
+    auto r = parse({"--python-preload", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.status().message().find("not a Python module name"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 TEST(Config, ConfigFileSetsValues) {

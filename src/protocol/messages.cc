@@ -17,6 +17,7 @@ constexpr std::size_t kMaxId = 128;
 constexpr std::size_t kMaxPath = 4096 + 1;
 constexpr std::size_t kMaxName = 1024;
 constexpr std::size_t kMaxEnvEntries = 1024;
+constexpr std::size_t kMaxListEntries = 64;
 constexpr std::size_t kMaxText = kMaxJsonBytes;
 
 // Reads typed fields of one JSON object; the first wrong field is
@@ -81,6 +82,20 @@ class Fields {
     for (auto it = v->begin(); it != v->end(); ++it) {
       if (!it.value().is_string()) return fail(key, "an object of strings", StringMap());
       out[it.key()] = it.value().get<std::string>();
+    }
+    return out;
+  }
+  std::vector<std::string> string_list(const char* key, std::size_t max_each) {
+    std::vector<std::string> out;
+    const json* v = find(key);
+    if (v == nullptr) return out;
+    if (!v->is_array() || v->size() > kMaxListEntries)
+      return fail(key, "an array of at most 64 strings", out);
+    for (const auto& item : *v) {
+      if (!item.is_string() || item.get_ref<const std::string&>().size() > max_each)
+        return fail(key, "an array of strings of at most " + std::to_string(max_each) + " bytes",
+                    std::vector<std::string>());
+      out.push_back(item.get<std::string>());
     }
     return out;
   }
@@ -159,7 +174,8 @@ Result<Request> decode_request_body(const std::string& op, Fields& f, std::strin
   if (op == "ping") return Request(Ping{});
   if (op == "ctx_start") {
     return Request(StartContext{f.str("ctx", kMaxId), f.str("language", kMaxName),
-                                f.str("cwd", kMaxPath, "/home/user"), f.string_map("env")});
+                                f.str("cwd", kMaxPath, "/home/user"), f.string_map("env"),
+                                f.string_list("preload", kMaxName)});
   }
   if (op == "ctx_stop" || op == "ctx_restart")
     return Request(StopContext{f.str("ctx", kMaxId), op == "ctx_restart"});
@@ -223,6 +239,7 @@ Frame encode_request(std::uint64_t rid, Request request) {
                         {"language", r.language},
                         {"cwd", r.cwd},
                         {"env", env_json(r.env)}};
+                   if (!r.preload.empty()) m["preload"] = r.preload;
                  },
                  [&](StopContext& r) {
                    m = {{"op", r.restart ? "ctx_restart" : "ctx_stop"}, {"ctx", r.ctx}};

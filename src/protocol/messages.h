@@ -34,6 +34,8 @@ struct Ping {};
 struct StartContext {
   std::string ctx, language, cwd;
   StringMap env;
+  // Python modules the runner imports before it says ready (pool sandboxes).
+  std::vector<std::string> preload;
 };
 struct StopContext {
   std::string ctx;

@@ -60,6 +60,29 @@ TEST(Messages, StopAndRestartShareOneType) {
   EXPECT_TRUE(round_trip_request<StopContext>(StopContext{"c", true}).restart);
 }
 
+TEST(Messages, StartContextCarriesItsPreloadList) {
+  StartContext s{"c", "python", "/home/user", {}, {"numpy", "matplotlib.pyplot"}};
+  auto got = round_trip_request<StartContext>(s);
+  EXPECT_EQ(got.preload, (std::vector<std::string>{"numpy", "matplotlib.pyplot"}));
+  EXPECT_TRUE(round_trip_request<StartContext>(StartContext{"c", "python", "/home/user", {}, {}})
+                  .preload.empty());
+}
+
+TEST(Messages, PreloadListIsBoundedAtDecode) {
+  json many = json::array();
+  for (int i = 0; i < 65; ++i) many.push_back("m");
+  for (const json& bad :
+       {json("numpy"), json::array({1}), many, json::array({std::string(2000, 'a')})}) {
+    Frame f{
+        {{"rid", 1}, {"op", "ctx_start"}, {"ctx", "c"}, {"language", "python"}, {"preload", bad}},
+        "",
+        0};
+    auto r = decode_request(std::move(f));
+    ASSERT_FALSE(r) << bad.dump().substr(0, 80);
+    EXPECT_NE(r.status().message().find("'preload'"), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(Messages, RequestWithWrongTypesIsRefused) {
   auto bad = decode_request({{{"op", "exec"}, {"rid", 1}, {"timeout_ms", "soon"}}, "", 0});
   ASSERT_FALSE(bad);

@@ -310,7 +310,18 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   }
   if (prestart_python) {
     for (const auto& language : config_.pool_languages) {
-      auto ctx = co_await create_context(sbx, language, "/home/user", true);
+      // A pool sandbox waits unseen, so its Python context imports the
+      // heavy modules now rather than in the user's first cell.
+      auto registered = register_context(*sbx, language, "/home/user", true);
+      if (!registered) {
+        co_await teardown(sbx);
+        co_return registered.status();
+      }
+      // A named local, not a ?: temporary inside the co_await: GCC 12
+      // destroys such a temporary twice in a coroutine (a crash seen here).
+      std::vector<std::string> preload;
+      if (language == "python") preload = config_.python_preload;
+      auto ctx = co_await start_context(sbx, std::move(*registered), std::move(preload));
       if (!ctx) {
         co_await teardown(sbx);
         co_return ctx.status();
@@ -343,7 +354,11 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
         " live sandboxes; delete one or raise --max-sandboxes");
   }
   std::shared_ptr<Sandbox> sbx;
-  const bool poolable = req.limits.disk_mb == config_.default_limits.disk_mb && req.env.empty();
+  // A pool sandbox's preloaded modules count against its memory limit, so
+  // it serves only creates that leave at least the default for the user.
+  const bool poolable =
+      req.limits.disk_mb == config_.default_limits.disk_mb && req.env.empty() &&
+      (config_.python_preload.empty() || req.limits.memory_mb >= config_.default_limits.memory_mb);
   while (poolable && !pool_.empty() && !sbx) {
     auto candidate = pool_.front();
     pool_.pop_front();
@@ -359,10 +374,16 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
         d.pids != req.limits.pids) {
       jail::CgroupLimits cl{req.limits.memory_mb << 20, req.limits.cpus, req.limits.pids};
       if (auto s = sbx->cgroup->set_limits(cl); !s) {
+        // Typically a memory limit below what its preloaded context holds
+        // already (the kernel refuses it): start a bare one instead.
+        spdlog::info("event=pool_sandbox_unfit id={} error=\"{}\"", sbx->id, s.message());
         asio::co_spawn(io_, teardown(sbx), asio::detached);
-        co_return s;
+        sbx.reset();
+        --stats_.pool_hits;
       }
     }
+  }
+  if (sbx) {
     sbx->limits = req.limits;
   } else {
     ++spawning_;
@@ -698,10 +719,12 @@ awaitable<Result<ContextInfo>> SandboxManager::create_context(std::shared_ptr<Sa
 }
 
 awaitable<Result<ContextInfo>> SandboxManager::start_context(std::shared_ptr<Sandbox> sbx,
-                                                             ContextInfo info) {
+                                                             ContextInfo info,
+                                                             std::vector<std::string> preload) {
   const std::string language = info.language;
   const bool is_default = info.is_default;
-  protocol::Request request = protocol::StartContext{info.id, language, info.cwd, sbx->env};
+  protocol::Request request =
+      protocol::StartContext{info.id, language, info.cwd, sbx->env, std::move(preload)};
   auto reply = co_await call(*sbx, std::move(request));
   if (!reply) {
     sbx->contexts.erase(info.id);

@@ -177,8 +177,10 @@ class SandboxManager {
   // failure the record is removed again).
   Result<ContextInfo> register_context(Sandbox& sbx, const std::string& language,
                                        const std::string& cwd, bool is_default);
+  // `preload`: Python modules the runner imports before it is ready.
   boost::asio::awaitable<Result<ContextInfo>> start_context(std::shared_ptr<Sandbox> sbx,
-                                                            ContextInfo info);
+                                                            ContextInfo info,
+                                                            std::vector<std::string> preload = {});
   // Invalid (400) when `policy` is wider than `workspace`'s ceiling.
   Status check_network_ceiling(const std::string& workspace, const egress::Policy& policy);
   net::AddressPolicy egress_cidrs_;  // public only, plus --egress-allow-cidr

@@ -207,7 +207,7 @@ class KilndProcess:
                  uid_base: Optional[int] = None, cgroup_parent: Optional[str] = None,
                  port: Optional[int] = None, log_level: Optional[str] = None,
                  kilnd: Optional[str] = None, start: bool = True,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, python_preload: Optional[str] = "") -> None:
         if uid_base is None and 2 * max_sandboxes > UID_SPAN:
             raise ValueError(f"max_sandboxes {max_sandboxes} needs more than one slot "
                              f"of {UID_SPAN} uids: pass a uid_base from UID_RANGES")
@@ -228,6 +228,11 @@ class KilndProcess:
             "--max-sandboxes", str(max_sandboxes), "--cgroup-parent", self.cgroup_parent]
         if log_level:
             self.args += ["--log-level", log_level]
+        # Off unless asked for (None: kilnd's default list): a preloading
+        # pool costs each refill a second of CPU, and the suites create
+        # hundreds of sandboxes; test_preload.py tests it.
+        if python_preload is not None:
+            self.args += ["--python-preload", python_preload]
         self.args += list(extra_args)
         self.log_path = os.path.join(self.data_dir, "kilnd.log")
         self.start_timeout = start_timeout

@@ -40,6 +40,13 @@ setup:
 	@if [ ! -d runtimes/node/node_modules ] || [ runtimes/node/package-lock.json -nt runtimes/node/node_modules ]; then \
 	  echo "setup: npm ci --prefix runtimes/node"; npm ci --prefix runtimes/node --no-audit --no-fund --loglevel=error && touch runtimes/node/node_modules; \
 	fi
+	@# TypeScript runners start from a V8 snapshot with the compiler loaded
+	@# (runtimes/node/snapshot.js); it must match the node binary.
+	@blob=runtimes/node/typescript.blob; node=$$(readlink -f $$(command -v node)); \
+	if [ ! -f $$blob ] || [ runtimes/node/snapshot.js -nt $$blob ] || [ runtimes/node/node_modules -nt $$blob ] || [ $$node -nt $$blob ]; then \
+	  echo "setup: $$blob"; node --snapshot-blob $$blob.tmp --build-snapshot runtimes/node/snapshot.js 2>$$blob.log && mv $$blob.tmp $$blob \
+	    || echo "setup: building $$blob failed (see $$blob.log); TypeScript contexts start without it"; \
+	fi
 	@# The TypeScript SDK's compiler and Node types (dev dependencies only).
 	@if [ ! -d sdk/js/node_modules ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules ]; then \
 	  echo "setup: npm ci --prefix sdk/js"; npm ci --prefix sdk/js --no-audit --no-fund --loglevel=error && touch sdk/js/node_modules; \

@@ -41,7 +41,9 @@
  * TypeScript source through the source map it emits.
  *
  * Only cheap built-in modules load before the ready message; acorn (and
- * typescript for TypeScript runners) load right after it.
+ * typescript for TypeScript runners) load right after it. A TypeScript
+ * runner started from the snapshot snapshot.js builds finds the compiler
+ * loaded already.
  */
 
 const fs = require('fs');
@@ -162,7 +164,10 @@ let stringify, parseJSON;
 
 function installStdio() {
   const { Writable } = require('stream');
-  const { Console } = require('console');
+  // A runner started from a snapshot finds no console.Console (Node 20):
+  // snapshot.js keeps the class for it.
+  const Console = require('console').Console || globalThis.__kilnConsole;
+  delete globalThis.__kilnConsole;
   const mk = (fd) => {
     const s = new Writable({
       decodeStrings: false,
@@ -203,7 +208,9 @@ function setup() {
   parseJSON = JSON.parse;
   acorn = require('acorn');
   if (language === 'typescript') {
-    ts = require('typescript');
+    // Already loaded when the runner started from its snapshot (snapshot.js).
+    ts = globalThis.__kilnTypescript || require('typescript');
+    delete globalThis.__kilnTypescript;
   }
 
   // Experimental-feature warning for the import() loader used by cells.

@@ -21,6 +21,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "runner.js")
+SNAPSHOT = os.path.join(HERE, "typescript.blob")
 NODE = "/usr/bin/node" if os.path.exists("/usr/bin/node") else shutil.which("node")
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
 import runner_harness  # noqa: E402
@@ -38,9 +39,14 @@ class RunnerProc(runner_harness.RunnerProc):
     cwd_prefix = "kiln-node-cwd-"
     drop_env = ("NODE_OPTIONS", "NODE_PATH")
 
-    def __init__(self, language="javascript", cwd=None, env=None):
+    def __init__(self, language="javascript", cwd=None, env=None, snapshot=True):
         self.language = language
-        super().__init__([NODE, RUNNER, "--language", language], cwd=cwd, env=env)
+        # As kiln-init does: TypeScript from the startup snapshot when
+        # make setup built it (snapshot.js).
+        blob = ["--snapshot-blob", SNAPSHOT] if (
+            snapshot and language == "typescript" and os.path.exists(SNAPSHOT)) else []
+        self.snapshot = bool(blob)
+        super().__init__([NODE, *blob, RUNNER, "--language", language], cwd=cwd, env=env)
 
 
 def value(r, code):
@@ -100,6 +106,33 @@ def test_startup_time(language, bound):
     print("%s: time to ready %.1f ms, to first result %.1f ms" % (language, ready * 1000, first * 1000))
     assert ready < bound
     assert first < bound * 2
+
+
+def test_typescript_from_the_snapshot_and_without_it_behave_alike():
+    if not os.path.exists(SNAPSHOT):
+        pytest.fail("runtimes/node/typescript.blob is missing: make setup builds it")
+    cells = ["enum E { A, B = 'b' }\nconst f = <T,>(x: T): T[] => [x]\nf(E.B)",
+             "interface P { x: number }\nconst p: P = { x: 2 }\np.x * 21",
+             "[1, 2].map((x: number): string => `${x * 2}`)",
+             "typeof (globalThis as any).__kilnTypescript",
+             "let bad: number = ;"]
+    seen = []
+    for snapshot in (True, False):
+        r = RunnerProc("typescript", snapshot=snapshot)
+        try:
+            assert r.snapshot == snapshot
+            out = []
+            for c in cells:
+                msgs = r.execute(c)
+                m, errs = main_result(msgs), runner_harness.errors(msgs)
+                out.append((m and m["text"], (errs[0]["name"], errs[0]["line"]) if errs else None))
+            seen.append(out)
+        finally:
+            r.close()
+    assert seen[0] == seen[1], seen
+    assert seen[0][:4] == [("[ 'b' ]", None), ("42", None), ("[ '2', '4' ]", None),
+                           ("'undefined'", None)], seen[0]
+    assert seen[0][4][1][0] == "SyntaxError", seen[0]
 
 
 def test_execution_count(runner):

@@ -132,7 +132,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand(
       "run", "Run a file in a sandbox; its output streams live, rich results are saved as files");
-  cmd->add_option("file", o->file, "The code: a .py, .js, .ts or .sh file, or - for stdin")
+  cmd->add_option("file", o->file,
+                  "The code: a .py, .js, .mjs, .cjs, .ts or .sh file, or - for stdin")
       ->required();
   cmd->add_option("-l,--lang", o->lang,
                   "python, javascript, typescript or bash (default: from the extension; "

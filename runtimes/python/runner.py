@@ -836,6 +836,30 @@ def _preload(modules):
             importlib.import_module(name)
         except BaseException:  # noqa: B036 - SystemExit from a module too
             sys.modules.pop(name, None)
+    _warm_up()
+
+
+def _warm_up():
+    """Does once, unseen, what a first cell would otherwise pay for: pandas
+    imports its HTML and text formatters on a DataFrame's first display, and
+    matplotlib loads its font cache and PNG writer on a figure's first save.
+    Nothing is left behind: no figure stays open, no name is bound."""
+    try:
+        pd = sys.modules.get("pandas")
+        if pd is not None:
+            df = pd.DataFrame({"a": [1], "b": ["x"]})
+            df._repr_html_()
+            repr(df)
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            import io
+
+            fig = plt.figure()
+            fig.gca().plot([1, 2])
+            fig.savefig(io.BytesIO(), format="png")
+            plt.close("all")
+    except Exception:  # a warm-up that fails leaves the cold path; that works
+        pass
 
 
 def main():

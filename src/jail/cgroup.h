@@ -66,6 +66,12 @@ struct CgroupUsage {
   uint64_t oom_kills = 0;  // processes the OOM killer killed in this cgroup
 };
 
+// A sandbox's claim on contended CPU. Background is for work no caller is
+// waiting on — a pool sandbox warming up — so that it yields the CPU to the
+// sandboxes running users' code, above all to the one just handed out of
+// the pool while the pool refills behind it.
+enum class CpuPriority { kForeground, kBackground };
+
 enum class CgroupVersion { kNone, kV1, kV2 };
 enum class CgroupController { kMemory, kPids, kCpu };
 
@@ -151,6 +157,8 @@ class Cgroup {
   // requested limits when handed out). Lowering memory below current usage
   // makes the kernel reclaim and may fail with EBUSY.
   Status set_limits(const CgroupLimits& limits);
+  // Sets the CPU priority (see CpuPriority); a no-op without a cpu controller.
+  Status set_cpu_priority(CpuPriority priority);
   Result<CgroupUsage> usage() const;
   // Processes in the cgroup (union over hierarchies, sorted). Unreadable
   // hierarchies are skipped.

@@ -119,7 +119,10 @@ class FakeCgroupFs : public RealFsOps {
         put("memory.oom.group", "0");
       }
       if (enabled.count("pids")) put("pids.max", "max");
-      if (enabled.count("cpu")) put("cpu.max", "max 100000");
+      if (enabled.count("cpu")) {
+        put("cpu.max", "max 100000");
+        put("cpu.weight", "100");
+      }
       return;
     }
     std::string rel = dir.substr(root_.size() + 1);
@@ -473,6 +476,12 @@ TEST(CgroupFakeV2Test, CreateWritesLimits) {
   EXPECT_EQ(trimmed(dir + "/pids.max"), "max");
   EXPECT_EQ(trimmed(dir + "/cpu.max"), "max 100000");
 
+  // A pool sandbox warms up in the background; handed out, it is foreground.
+  ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kBackground));
+  EXPECT_EQ(trimmed(dir + "/cpu.weight"), "6");
+  ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kForeground));
+  EXPECT_EQ(trimmed(dir + "/cpu.weight"), "100");
+
   // A tiny CPU share is rounded up to the kernel's 1 ms minimum.
   ASSERT_TRUE((*cg)->set_limits({.cpus = 0.001}));
   EXPECT_EQ(trimmed(dir + "/cpu.max"), "1000 100000");
@@ -573,6 +582,19 @@ TEST(CgroupFakeHybridTest, CreateWritesV1LimitsAndAddProcessWritesEveryHierarchy
     ASSERT_TRUE((*cg)->set_limits({}));
     EXPECT_EQ(trimmed(tree.path("memory/kiln/sbx/memory.limit_in_bytes")), "-1");
     EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.cfs_quota_us")), "-1");
+
+    // No cpu.idle (a kernel before 5.15): a small share instead.
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kBackground));
+    EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.shares")), "64");
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kForeground));
+    EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.shares")), "1024");
+    // With cpu.idle, the group is idle-scheduled and its share untouched.
+    write_plain(tree.path("cpu/kiln/sbx/cpu.idle"), "0\n");
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kBackground));
+    EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.idle")), "1");
+    EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.shares")), "1024");
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kForeground));
+    EXPECT_EQ(trimmed(tree.path("cpu/kiln/sbx/cpu.idle")), "0");
     // The destructor kills and removes.
   }
   int status = child.wait_status();
@@ -964,6 +986,11 @@ TEST_F(RealV1CgroupTest, LimitsAreAppliedAndCanBeRaisedAndLowered) {
     const std::string cpu = layout_->parent_dir(CgroupController::kCpu) + "/" + name;
     EXPECT_EQ(trimmed(cpu + "/cpu.cfs_quota_us"), "50000");
     EXPECT_EQ(trimmed(cpu + "/cpu.cfs_period_us"), "100000");
+    // The kernel takes the priority (cpu.idle where it has one).
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kBackground));
+    if (fs::exists(cpu + "/cpu.idle")) EXPECT_EQ(trimmed(cpu + "/cpu.idle"), "1");
+    ASSERT_TRUE((*cg)->set_cpu_priority(CpuPriority::kForeground));
+    if (fs::exists(cpu + "/cpu.idle")) EXPECT_EQ(trimmed(cpu + "/cpu.idle"), "0");
   }
 
   // Raising needs memsw first, lowering needs the limit first.

@@ -234,7 +234,18 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   cl.pids = limits.pids;
   // mkdir and limit writes in every hierarchy, then the clone: both block
   // for a while on a loaded host, so neither runs on the I/O thread.
-  auto cg = co_await blocking_.run([&] { return jail::Cgroup::create(layout_, sbx->id, cl); });
+  // A pool sandbox warms up (kiln-init, the preloading Python context) as
+  // idle-priority work: on a busy host the refill, which starts the moment
+  // a pool sandbox is handed out, must not slow that sandbox's first cells.
+  const auto priority =
+      prestart_python ? jail::CpuPriority::kBackground : jail::CpuPriority::kForeground;
+  auto cg = co_await blocking_.run([&]() -> Result<std::unique_ptr<jail::Cgroup>> {
+    auto made = jail::Cgroup::create(layout_, sbx->id, cl);
+    if (made && priority == jail::CpuPriority::kBackground) {
+      if (Status s = (*made)->set_cpu_priority(priority); !s) return s;  // ~Cgroup removes it
+    }
+    return made;
+  });
   if (!cg) co_return release(cg.status());
   sbx->cgroup = std::move(*cg);
 
@@ -369,6 +380,14 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
   }
   if (sbx) {
     ++stats_.pool_hits;
+    if (auto s = sbx->cgroup->set_cpu_priority(jail::CpuPriority::kForeground); !s) {
+      spdlog::info("event=pool_sandbox_unfit id={} error=\"{}\"", sbx->id, s.message());
+      asio::co_spawn(io_, teardown(sbx), asio::detached);
+      sbx.reset();
+      --stats_.pool_hits;
+    }
+  }
+  if (sbx) {
     const Limits& d = sbx->limits;
     if (d.memory_mb != req.limits.memory_mb || d.cpus != req.limits.cpus ||
         d.pids != req.limits.pids) {

@@ -24,6 +24,12 @@ def test_a_pool_sandbox_has_pandas_loaded_and_nothing_else_shows(fresh_daemon):
     sid = d.create_sandbox()["id"]
     # Loaded; the variable KILN_PRELOAD is gone; only the probe's own names.
     assert probe(d, sid) == "(['matplotlib.pyplot', 'numpy', 'pandas'], False, ['os', 'sys'])"
+    # The warm-up's figure is closed: the user's first figure is number 1.
+    r = d.execute(sid, "import matplotlib.pyplot as plt\nplt.get_fignums(), plt.figure().number")
+    main = [x["text"] for x in r["results"] if x.get("is_main_result")]
+    assert main == ["([], 1)"], r
+    r = d.execute(sid, "plt.close('all')\ndel plt")
+    assert r["error"] is None, r["error"]
     r = d.execute(sid, "import pandas as pd\npd.DataFrame({'a': [1, 2]})")
     assert r["error"] is None and "<table" in r["results"][-1]["html"], r
     # pyplot was imported through the runner's hook, so show() still emits

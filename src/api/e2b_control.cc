@@ -1,15 +1,19 @@
 // E2B's control plane: create, connect, get, list, kill, timeout, and the
-// template look-ups, over Kiln's SandboxManager. What needs a runtime Kiln
-// does not have yet (pause to disk, snapshots, fork, metrics, template builds,
-// egress) answers 501 with the reason, never a pretend success.
+// template look-ups, and the network options (as Kiln egress policies), over
+// Kiln's SandboxManager. What needs a runtime Kiln does not have yet (pause
+// to disk, snapshots, fork, metrics, template builds, request transforms)
+// answers 501 with the reason, never a pretend success.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "api/e2b_routes.h"
 #include "api/routes.h"
 #include "common/bounded_json.h"
 #include "e2b/list_query.h"
+#include "e2b/network_options.h"
 #include "e2b/tokens.h"
+#include "egress/policy.h"
 
 namespace kiln::api {
 
@@ -33,6 +37,9 @@ ApiError not_available(const std::string& what, const std::string& why) {
 
 const char* const kNeedsGvisor =
     "it needs the gVisor runtime's checkpoint/restore, which this Kiln does not have yet";
+
+const char* const kOwnEgress =
+    "Kiln's egress proxy allows and denies hosts and CIDRs (allowOut/denyOut), nothing more";
 
 // Template ids and aliases that name Kiln's one sandbox image.
 bool known_template(const std::string& id) {
@@ -81,13 +88,37 @@ bool flag(const json& body, const char* key) {
   return it != body.end() && it->is_boolean() && it->get<bool>();
 }
 
+// Egress options beyond allow/deny lists (egress/policy.h has no header
+// transforms and no upstream proxy; one node has no per-port ingress).
+void refuse_unsupported_network(const json& n) {
+  auto given = [&n](const char* key) {
+    auto it = n.find(key);
+    return it != n.end() && !it->is_null() && !(it->is_array() && it->empty()) &&
+           !(it->is_object() && it->empty()) &&
+           !(it->is_string() && it->get_ref<const std::string&>().empty());
+  };
+  if (given("rules")) throw not_available("network.rules (request transforms)", kOwnEgress);
+  if (given("egressProxy")) throw not_available("network.egressProxy", kOwnEgress);
+  if (given("httpsPorts"))
+    throw not_available("network.httpsPorts", "Kiln has no per-port ingress");
+  if (given("maskRequestHost"))
+    throw not_available("network.maskRequestHost", "Kiln has no per-port ingress");
+}
+
+// The sandbox's egress policy from E2B's options (e2b/network_options.h).
+std::optional<egress::Policy> policy_from(const json& body, bool flat) {
+  auto value = e2b::kiln_network(body, flat);
+  if (!value) throw e2b_error(400, value.status().message());
+  if (!value->has_value()) return std::nullopt;
+  auto policy = egress::parse_policy(**value);
+  if (!policy) throw e2b_error(400, policy.status().message());
+  return std::move(*policy);
+}
+
 // Refuses what Kiln cannot honour instead of silently not doing it.
 void refuse_unsupported(const json& body) {
-  if (flag(body, "allow_internet_access"))
-    throw not_available("internet access", "sandboxes have no network egress yet");
   if (auto n = body.find("network"); n != body.end() && n->is_object()) {
-    if (auto a = n->find("allowOut"); a != n->end() && a->is_array() && !a->empty())
-      throw not_available("network.allowOut", "sandboxes have no network egress yet");
+    refuse_unsupported_network(*n);
     if (auto p = n->find("allowPublicTraffic"); p != n->end() && p->is_boolean() && p->get<bool>())
       throw not_available("public traffic", "Kiln has no per-port ingress");
   }
@@ -172,6 +203,7 @@ awaitable<void> create(HttpContext& ctx, Services& s, bool v2) {
   }
   req.metadata = json::object();
   for (auto& [k, v] : string_map(body, "metadata")) req.metadata[k] = v;
+  if (auto policy = policy_from(body, false)) req.network = std::move(*policy);
   auto made = co_await s.manager.create(std::move(req));
   if (!made) {
     ApiError e = api_error_from(made.status());
@@ -250,7 +282,9 @@ awaitable<void> one_sandbox(HttpContext& ctx, Services& s, const std::string& id
       json d = listed_json(s, *sbx);
       d["envdAccessToken"] = e2b::sandbox_token(s.link_secret, e2b::TokenKind::kEnvd, id);
       d["domain"] = nullptr;
-      d["allowInternetAccess"] = false;
+      const json policy = sbx->egress ? sbx->egress->policy.to_json() : json("none");
+      d["allowInternetAccess"] = e2b::internet_open(policy);
+      d["network"] = e2b::e2b_network(policy);
       d["lifecycle"] = {{"onTimeout", "kill"}, {"autoResume", false}};
       co_return co_await ctx.send_json(200, d);
     }
@@ -261,6 +295,20 @@ awaitable<void> one_sandbox(HttpContext& ctx, Services& s, const std::string& id
       co_return co_await ctx.send_empty(204);
     }
     throw e2b_error(405, "method not allowed");
+  }
+  if (action == "network") {
+    if (method != http::verb::put) throw e2b_error(405, "method not allowed");
+    auto sbx = require(s, ctx, id);
+    json body = body_object(ctx);
+    refuse_unsupported_network(body);
+    // E2B: the update replaces the rules, an omitted field is cleared.
+    auto policy = policy_from(body, true);
+    auto closed = s.manager.set_network(*sbx, policy ? std::move(*policy) : egress::Policy{});
+    if (!closed) {
+      ApiError e = api_error_from(closed.status());
+      throw e2b_error(e.status, e.what());
+    }
+    co_return co_await ctx.send_empty(204);
   }
   if (method != http::verb::post && !(action == "metrics" || action == "logs"))
     throw e2b_error(405, "method not allowed");

@@ -115,6 +115,48 @@ test('files: write, read, list, stat, makeDir, rename, remove', async () => {
   }
 })
 
+// E2B's network options become the sandbox's Kiln egress policy (docs/E2B.md
+// "Network"); the egress suite proves what a policy lets through.
+test('network options map onto Kiln egress policies, at create and by updateNetwork', async () => {
+  const policy = async (sbx) => {
+    const r = await fetch(`${kilnd.url}/v1/sandboxes/${sbx.sandboxId}/network`,
+      { headers: { Authorization: `Bearer ${kilnd.key}` } })
+    assert.equal(r.status, 200)
+    return (await r.json()).network
+  }
+  const plain = await Sandbox.create()
+  const closed = await Sandbox.create({ allowInternetAccess: false })
+  const open = await Sandbox.create({ allowInternetAccess: true })
+  const only = await Sandbox.create({
+    network: { allowOut: ['pypi.org', '*.pythonhosted.org', '203.0.113.7'], denyOut: ({ allTraffic }) => [allTraffic] },
+  })
+  try {
+    assert.equal(await policy(plain), 'none') // Kiln's default, not E2B's open one
+    assert.equal(await policy(closed), 'none')
+    assert.equal(await policy(open), 'internet')
+    assert.deepEqual(await policy(only), { allow: ['pypi.org', '*.pythonhosted.org', '203.0.113.7'], deny: [] })
+    const info = await only.getInfo()
+    assert.equal(info.allowInternetAccess, false)
+    assert.deepEqual(info.network.allowOut, ['pypi.org', '*.pythonhosted.org', '203.0.113.7'])
+    assert.deepEqual(info.network.denyOut, ['0.0.0.0/0'])
+    assert.equal((await open.getInfo()).allowInternetAccess, true)
+
+    // A live change: open with one CIDR denied, then closed again.
+    await only.updateNetwork({ denyOut: ['198.51.100.0/24'] })
+    assert.deepEqual(await policy(only), { allow: ['0.0.0.0/0', '::/0'], deny: ['198.51.100.0/24'] })
+    await only.updateNetwork({ allowInternetAccess: false })
+    assert.equal(await policy(only), 'none')
+
+    // What Kiln's proxy cannot do is refused, not dropped.
+    await assert.rejects(Sandbox.create({ network: { allowOut: ['x.example'], rules: { 'x.example': [{ transform: { headers: { A: 'b' } } }] } } }),
+      (e) => e instanceof SandboxError && /not available in Kiln/.test(e.message))
+    await assert.rejects(Sandbox.create({ network: { allowOut: ['not a host!'], denyOut: ['0.0.0.0/0'] } }),
+      (e) => /bad rule/.test(e.message))
+  } finally {
+    for (const s of [plain, closed, open, only]) await s.kill()
+  }
+})
+
 test('what Kiln cannot do answers a clear error; a wrong key is refused', async () => {
   const sbx = await Sandbox.create()
   try {

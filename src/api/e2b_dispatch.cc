@@ -46,6 +46,51 @@ void check_token(const HttpContext& ctx, const Services& s, const std::string& i
                      : "wrong access token for this sandbox");
 }
 
+// A signed file URL (files.downloadUrl / uploadUrl) arrives from whatever
+// opened it — a browser, curl — with no sandbox id and no token: the
+// signature names the sandbox. It is checked against each live E2B
+// sandbox's envd token (at most --max-sandboxes hashes, constant-time
+// compares), and must not have expired.
+std::shared_ptr<sandbox::Sandbox> signed_file_sandbox(const HttpContext& ctx, Services& s) {
+  const auto method = ctx.method();
+  if (method != http::verb::get && method != http::verb::post)
+    throw ApiError(405, "method_not_allowed", "method not allowed");
+  const std::string operation = method == http::verb::get ? "read" : "write";
+  const std::string signature = ctx.query("signature");
+  if (!signature.starts_with("v1_") || signature.size() > 64)
+    throw ApiError(401, "unauthenticated", "malformed file URL signature");
+  std::optional<std::int64_t> expiration;
+  if (ctx.has_query("signature_expiration")) {
+    const std::string e = ctx.query("signature_expiration");
+    if (e.empty() || e.size() > 18 || e.find_first_not_of("0123456789") != std::string::npos)
+      throw ApiError(400, "invalid_argument", "signature_expiration must be Unix seconds");
+    expiration = std::stoll(e);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (*expiration < now) throw ApiError(401, "unauthenticated", "this file URL has expired");
+  }
+  const std::string path = ctx.query("path");
+  // E2B's JS SDK signs a missing user as "undefined"; other clients as "".
+  std::vector<std::string> users;
+  if (ctx.has_query("username"))
+    users = {ctx.query("username")};
+  else
+    users = {"undefined", ""};
+  for (const std::string& id : s.e2b.ids()) {
+    const std::string token = e2b::sandbox_token(s.link_secret, e2b::TokenKind::kEnvd, id);
+    for (const std::string& user : users) {
+      if (e2b::signatures_equal(signature,
+                                e2b::file_signature(path, operation, user, token, expiration))) {
+        if (auto sbx = e2b_find(s, id)) return sbx;
+      }
+    }
+  }
+  throw ApiError(401, "unauthenticated",
+                 "this file URL's signature matches no running sandbox (wrong path, operation "
+                 "or sandbox, or the sandbox has ended)");
+}
+
 awaitable<void> route(HttpContext& ctx, Services& s) {
   const auto& seg = ctx.segments();
   if (is_control_path(seg)) {
@@ -53,10 +98,16 @@ awaitable<void> route(HttpContext& ctx, Services& s) {
     co_return co_await e2b_control(ctx, s);
   }
   const std::string id = header(ctx, "E2b-Sandbox-Id");
+  if (id.empty() && seg.size() == 1 && seg[0] == "files" && ctx.has_query("signature")) {
+    auto sbx = signed_file_sandbox(ctx, s);
+    if (auto st = co_await s.manager.ensure_running(sbx); !st)
+      throw ApiError(502, "unavailable", st.message());
+    co_return co_await e2b_envd_rest(ctx, s, sbx);
+  }
   if (id.empty()) {
     throw ApiError(400, "invalid_argument",
-                   "E2b-Sandbox-Id header required: point E2B_SANDBOX_URL at kilnd (signed file "
-                   "URLs and per-sandbox host names are not supported; see docs/E2B.md)");
+                   "E2b-Sandbox-Id header required: point E2B_SANDBOX_URL at kilnd (per-sandbox "
+                   "host names are not supported; see docs/E2B.md)");
   }
   int port = kEnvdPort;
   if (const std::string p = header(ctx, "E2b-Sandbox-Port"); !p.empty()) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace kiln::e2b {
 
@@ -38,6 +39,13 @@ class Registry {
     return it == records_.end() ? nullptr : &it->second;
   }
   void remove(const std::string& id) { records_.erase(id); }
+  // Every remembered sandbox id (some may have ended: check with Kiln).
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    out.reserve(records_.size());
+    for (const auto& [id, rec] : records_) out.push_back(id);
+    return out;
+  }
   // Remembers a started process, forgetting the oldest past the cap.
   static void remember_process(SandboxRecord& r, std::int64_t pid, nlohmann::json config) {
     r.processes[pid] = std::move(config);

@@ -7,6 +7,8 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,5 +22,15 @@ std::string sandbox_token(const std::string& secret, TokenKind kind, const std::
 // Constant-time check of `presented` against the sandbox's token.
 bool token_matches(const std::string& secret, TokenKind kind, const std::string& sandbox_id,
                    std::string_view presented);
+
+// E2B's signed file URLs (files.downloadUrl / uploadUrl): "v1_" + base64 of
+// SHA-256("path:operation:user:token" [+ ":expiration"]), '=' padding
+// removed; `operation` is "read" or "write", `token` the sandbox's envd
+// token, `expiration` Unix seconds.
+std::string file_signature(std::string_view path, std::string_view operation, std::string_view user,
+                           std::string_view token, std::optional<std::int64_t> expiration);
+
+// Constant-time comparison of two signatures.
+bool signatures_equal(std::string_view a, std::string_view b);
 
 }  // namespace kiln::e2b

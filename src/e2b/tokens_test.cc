@@ -22,5 +22,16 @@ TEST(Tokens, Matches) {
   EXPECT_FALSE(token_matches("s", TokenKind::kEnvd, "sbx_2", a));
 }
 
+// Vectors computed with Python's hashlib + base64, as E2B's SDK computes them.
+TEST(Tokens, FileSignatureAsTheSdkComputesIt) {
+  EXPECT_EQ(file_signature("/home/user/a.txt", "read", "undefined", "tok", std::nullopt),
+            "v1_js52j97zdOG3ZWw0SDmUS2rD4aSyZbAx/ZNDQZn2SMY");
+  EXPECT_EQ(file_signature("/x", "write", "user", "tok", 1700000000),
+            "v1_+qQx61F+QDfJ8q6uf+CZF8FkAV0HSQiAOGtD0Ux84tE");
+  EXPECT_TRUE(signatures_equal("v1_abc", "v1_abc"));
+  EXPECT_FALSE(signatures_equal("v1_abc", "v1_abd"));
+  EXPECT_FALSE(signatures_equal("v1_abc", "v1_ab"));
+}
+
 }  // namespace
 }  // namespace kiln::e2b

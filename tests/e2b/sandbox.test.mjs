@@ -157,6 +157,52 @@ test('network options map onto Kiln egress policies, at create and by updateNetw
   }
 })
 
+test('signed file URLs work with no header, for their path and sandbox only, until they expire', async () => {
+  const sbx = await Sandbox.create()
+  const other = await Sandbox.create()
+  try {
+    await sbx.files.write('/home/user/report.txt', 'quarterly\n')
+    await other.files.write('/home/user/report.txt', 'not yours\n')
+    // What a browser does with the link: a plain GET, no E2B header or token.
+    const down = await sbx.downloadUrl('/home/user/report.txt')
+    assert.ok(!down.includes(sbx.sandboxId), down)
+    let r = await fetch(down)
+    assert.equal(r.status, 200)
+    assert.equal(await r.text(), 'quarterly\n')
+    r = await fetch(await sbx.downloadUrl('/home/user/report.txt', { useSignatureExpiration: 60 }))
+    assert.equal(await r.text(), 'quarterly\n')
+
+    // Upload through a signed URL, as an HTML form would post it.
+    const up = await sbx.uploadUrl('/home/user/in.csv')
+    const form = new FormData()
+    form.append('file', new Blob(['a,b\n1,2\n']), 'in.csv')
+    r = await fetch(up, { method: 'POST', body: form })
+    assert.equal(r.status, 200, await r.clone().text())
+    assert.equal(await sbx.files.read('/home/user/in.csv'), 'a,b\n1,2\n')
+
+    // Refused: another path under the same signature, a download link used
+    // to upload, a tampered signature, an expired link.
+    const url = new URL(down)
+    url.searchParams.set('path', '/home/user/in.csv')
+    assert.equal((await fetch(url)).status, 401)
+    assert.equal((await fetch(down, { method: 'POST', body: form })).status, 401)
+    const tampered = new URL(down)
+    tampered.searchParams.set('signature', tampered.searchParams.get('signature').slice(0, -2) + 'AA')
+    assert.equal((await fetch(tampered)).status, 401)
+    const expired = await sbx.downloadUrl('/home/user/report.txt', { useSignatureExpiration: -5 })
+    r = await fetch(expired)
+    assert.equal(r.status, 401)
+    assert.match(await r.text(), /expired/)
+    // The other sandbox's file is untouched and only its own link reads it.
+    assert.equal(await (await fetch(await other.downloadUrl('/home/user/report.txt'))).text(), 'not yours\n')
+    await sbx.kill()
+    assert.equal((await fetch(down)).status, 401) // the sandbox has ended
+  } finally {
+    await sbx.kill()
+    await other.kill()
+  }
+})
+
 test('what Kiln cannot do answers a clear error; a wrong key is refused', async () => {
   const sbx = await Sandbox.create()
   try {

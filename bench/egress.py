@@ -18,7 +18,6 @@ throughput >= 50% of the host's, added p50 <= 1 ms.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 
@@ -26,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "egress"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "support"))
 from conftest import ALLOWED_IP, K, PORT, Api, TestNet  # noqa: E402
-from kilnd import Kilnd  # noqa: E402
+from kilnd import BENCH_UID_BASE, Kilnd  # noqa: E402
+from interference import spread  # noqa: E402
 
 LATENCY = """
 import json, time, urllib.request
@@ -44,10 +44,6 @@ def curl_speed(run, url):
     return float(out) / 1e6  # MB/s
 
 
-def spread(xs):
-    return {"min": min(xs), "median": statistics.median(xs), "max": max(xs)}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
@@ -56,7 +52,7 @@ def main():
     a = ap.parse_args()
     net = TestNet()
     d = Kilnd("--egress-allow-cidr", f"10.250.{K}.0/30", "--egress-hosts", net.hosts,
-              uid_base=4_000_000 + K * 2000 + 600, pool_size=1, name="bench-egress",
+              uid_base=BENCH_UID_BASE["egress"], pool_size=1, name="bench-egress",
               suite="bench")
     try:
         api = Api(d)

@@ -237,12 +237,11 @@ awaitable<Result<std::shared_ptr<Sandbox>>> SandboxManager::spawn(const Limits& 
   // A pool sandbox warms up (kiln-init, the preloading Python context) as
   // idle-priority work: on a busy host the refill, which starts the moment
   // a pool sandbox is handed out, must not slow that sandbox's first cells.
-  const auto priority =
-      prestart_python ? jail::CpuPriority::kBackground : jail::CpuPriority::kForeground;
   auto cg = co_await blocking_.run([&]() -> Result<std::unique_ptr<jail::Cgroup>> {
     auto made = jail::Cgroup::create(layout_, sbx->id, cl);
-    if (made && priority == jail::CpuPriority::kBackground) {
-      if (Status s = (*made)->set_cpu_priority(priority); !s) return s;  // ~Cgroup removes it
+    if (made && prestart_python) {
+      Status s = (*made)->set_cpu_priority(jail::CpuPriority::kBackground);
+      if (!s) return s;  // ~Cgroup removes it
     }
     return made;
   });
@@ -379,27 +378,23 @@ awaitable<Result<std::pair<std::shared_ptr<Sandbox>, bool>>> SandboxManager::cre
       asio::co_spawn(io_, teardown(candidate), asio::detached);
   }
   if (sbx) {
-    ++stats_.pool_hits;
-    if (auto s = sbx->cgroup->set_cpu_priority(jail::CpuPriority::kForeground); !s) {
-      spdlog::info("event=pool_sandbox_unfit id={} error=\"{}\"", sbx->id, s.message());
+    // Handed out: normal CPU priority, and the requested limits where they
+    // differ from the pool's. A sandbox that cannot take them (typically a
+    // memory limit below what its preloaded context already holds: the
+    // kernel refuses it) is dropped, and a fresh one is started instead.
+    Status fit = sbx->cgroup->set_cpu_priority(jail::CpuPriority::kForeground);
+    const Limits& d = sbx->limits;
+    if (fit && (d.memory_mb != req.limits.memory_mb || d.cpus != req.limits.cpus ||
+                d.pids != req.limits.pids)) {
+      fit = sbx->cgroup->set_limits(
+          jail::CgroupLimits{req.limits.memory_mb << 20, req.limits.cpus, req.limits.pids});
+    }
+    if (fit) {
+      ++stats_.pool_hits;
+    } else {
+      spdlog::info("event=pool_sandbox_unfit id={} error=\"{}\"", sbx->id, fit.message());
       asio::co_spawn(io_, teardown(sbx), asio::detached);
       sbx.reset();
-      --stats_.pool_hits;
-    }
-  }
-  if (sbx) {
-    const Limits& d = sbx->limits;
-    if (d.memory_mb != req.limits.memory_mb || d.cpus != req.limits.cpus ||
-        d.pids != req.limits.pids) {
-      jail::CgroupLimits cl{req.limits.memory_mb << 20, req.limits.cpus, req.limits.pids};
-      if (auto s = sbx->cgroup->set_limits(cl); !s) {
-        // Typically a memory limit below what its preloaded context holds
-        // already (the kernel refuses it): start a bare one instead.
-        spdlog::info("event=pool_sandbox_unfit id={} error=\"{}\"", sbx->id, s.message());
-        asio::co_spawn(io_, teardown(sbx), asio::detached);
-        sbx.reset();
-        --stats_.pool_hits;
-      }
     }
   }
   if (sbx) {

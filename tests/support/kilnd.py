@@ -48,7 +48,8 @@ DAEMONS_PER_PROCESS = 10  # a test process's own block of slots
 UID_RANGES: Dict[str, Tuple[int, int]] = {
     "api": (300_000, 900_000),            # tests/api
     "bench": (900_000, 1_000_000),        # bench/: bench.py 900 000, interference.py 940 000,
-                                          # load.py 950 000 (fixed bases, one daemon at a time)
+                                          # load.py 950 000, egress.py 960 000 (fixed bases,
+                                          # one daemon at a time)
     "cli": (1_400_000, 1_500_000),        # tests/cli
     "api-auth": (1_500_000, 1_800_000),   # tests/api/test_auth.py's refused start-up
     "security": (1_800_000, 2_000_000),   # tests/security
@@ -62,7 +63,7 @@ UID_RANGES: Dict[str, Tuple[int, int]] = {
     "console": (5_000_000, 5_400_000),
 }
 # Fixed bases inside the bench row (each benchmark runs one daemon at a time).
-BENCH_UID_BASE = {"bench": 900_000, "interference": 940_000, "load": 950_000}
+BENCH_UID_BASE = {"bench": 900_000, "interference": 940_000, "load": 950_000, "egress": 960_000}
 
 
 

@@ -12,9 +12,7 @@ using nlohmann::json;
 // policy says (egress/policy.h).
 const std::vector<std::string> kAllAddresses = {"0.0.0.0/0", "::/0"};
 
-bool is_catch_all(const std::string& entry) {
-  return entry == "0.0.0.0/0" || entry == "::/0" || entry == "0.0.0.0";
-}
+bool is_catch_all(const std::string& entry) { return entry == "0.0.0.0/0" || entry == "::/0"; }
 
 Result<std::vector<std::string>> entries(const json& network, const char* key) {
   std::vector<std::string> out;

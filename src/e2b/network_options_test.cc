@@ -47,6 +47,9 @@ TEST(E2bNetwork, OpenWithDenies) {
   json body = {{"network", {{"denyOut", {"203.0.113.0/24", "198.51.100.7"}}}}};
   EXPECT_EQ(mapped(body),
             json({{"allow", {"0.0.0.0/0", "::/0"}}, {"deny", {"203.0.113.0/24", "198.51.100.7"}}}));
+  // A bare 0.0.0.0 is one address, not E2B's all-traffic CIDR.
+  EXPECT_EQ(mapped({{"network", {{"denyOut", {"0.0.0.0"}}}}}),
+            json({{"allow", {"0.0.0.0/0", "::/0"}}, {"deny", {"0.0.0.0"}}}));
   // allowOut without any deny adds nothing to an open internet.
   EXPECT_EQ(mapped({{"network", {{"allowOut", {"example.com"}}}}}), "internet");
 }
